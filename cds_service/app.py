@@ -1,0 +1,119 @@
+"""Flask app factory: the web layer. Validates the envelope, runs a service, answers JSON."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+from flask import Flask, Response, g, request
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException
+
+from .data_access import PatientData, gather
+from .discovery import ESSENTIAL_KEYS, SERVICES, discovery_document
+from .engine import Engine
+from .errors import ApiError
+from .knowledge import load_knowledge
+from .logging_setup import configure_logging
+from .services import order_select, order_sign, patient_view
+from .settings import Settings
+from .validation import HookRequest, parse_json_body, validate_hook_request
+from .feedback import validate_feedback
+
+log = logging.getLogger("her2cds")
+HANDLERS: dict[str, Callable[[Engine, HookRequest, PatientData], list[dict]]] = {
+    "her2-patient-view": patient_view.handle,
+    "her2-order-select": order_select.handle,
+    "her2-order-sign": order_sign.handle,
+}
+
+
+def _json(body: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the service. Knowledge files are loaded and validated here, once."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    engine = Engine(load_knowledge(settings.knowledge_dir))
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["her2cds"] = {"settings": settings, "engine": engine}
+    CORS(app, resources={r"/cds-services*": {"origins": "*"}, r"/healthz": {"origins": "*"}},
+         allow_headers=["Authorization", "Content-Type"], methods=["GET", "POST", "OPTIONS"], max_age=600)
+    unsigned = settings.trusted_issuers_file is None
+    if unsigned:
+        log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
+                    "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
+    fetcher = None  # no FHIR-server fallback yet: absent prefetch keys are reported as unavailable
+
+    @app.before_request
+    def _start() -> None:
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> Response:
+        log.info("request rejected", extra={"status": exc.status, "error": exc.code, "path": request.path})
+        return _json(exc.body(g.get("request_id", "")), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        codes = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large", 415: "unsupported-media-type"}
+        reason = exc.description or exc.name
+        if exc.code == 413:
+            reason = f"request body exceeds the limit of {settings.max_body_bytes} bytes"
+        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
+        body = {"error": codes.get(exc.code or 500, "http-error"), "reason": reason, "requestId": g.get("request_id", "")}
+        return _json(body, exc.code or 500, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error", extra={"path": request.path})
+        return _json({"error": "internal-error", "reason": "unexpected error; it has been logged",
+                      "requestId": g.get("request_id", "")}, 500)
+
+    @app.get("/cds-services")
+    def discovery() -> Response:
+        return _json(discovery_document(engine.knowledge))
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        body = {"status": "ok", "knowledgeVersion": engine.knowledge.version,
+                "authentication": "DISABLED: unsigned calls accepted (local use only)" if unsigned else "jwt"}
+        return _json(body)
+
+    @app.post("/cds-services/<service_id>")
+    def call_service(service_id: str) -> Response:
+        if service_id not in SERVICES:
+            raise ApiError(404, "unknown-service", f"no CDS service '{service_id}'")
+        body = parse_json_body(request.get_data(cache=False), request.content_type)
+        hook_request = validate_hook_request(body, SERVICES[service_id]["hook"])
+        data = gather(hook_request, fetcher)
+        if all(key in data.unavailable for key in ESSENTIAL_KEYS):
+            raise ApiError(412, "prefetch-missing",
+                           "cannot assess: " + "; ".join(data.unavailable[k] for k in ESSENTIAL_KEYS))
+        cards = HANDLERS[service_id](engine, hook_request, data)
+        log.info("hook answered", extra={"service": service_id, "cards": len(cards),
+                                         "ms": round((time.perf_counter() - g.started) * 1000, 1)})
+        return _json({"cards": cards})
+
+    @app.post("/cds-services/<service_id>/feedback")
+    def feedback(service_id: str) -> Response:
+        if service_id not in SERVICES:
+            raise ApiError(404, "unknown-service", f"no CDS service '{service_id}'")
+        body = parse_json_body(request.get_data(cache=False), request.content_type)
+        items = validate_feedback(body)
+        log.info("feedback received", extra={"service": service_id, "items": len(items)})
+        return _json({"accepted": len(items)})
+
+    return app

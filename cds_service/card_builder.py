@@ -1,0 +1,230 @@
+"""Assessment -> CDS Hooks 2.0 cards (summary, markdown detail, source, links, suggestions)."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .assessment import Assessment, describe, _date
+from .criteria import MET, NOT_MET
+from .knowledge import Knowledge
+
+TOPIC_SYSTEM = "urn:her2-cds:topic"
+TOPIC_DISPLAY = {
+    "her2-status": "HER2 status", "her2-therapy": "HER2-targeted therapy", "her2-trials": "HER2 clinical trials",
+    "her2-testing": "HER2 testing", "order-warning": "Order warning", "out-of-scope": "Outside the HER2 rules",
+}
+CRC_FILE, GC_FILE = "000_d8ef51a1045be4cf.txt", "003_c450c7b8842509df.txt"
+TUMOUR_LABEL = {"colorectal": "colorectal", "gastric": "gastric/GEJ"}
+STATUS_LABEL = {"positive": "HER2-positive", "equivocal": "HER2 equivocal", "low": "HER2-low",
+                "negative": "HER2-negative", "indeterminate": "HER2 indeterminate", "not-tested": "HER2 not tested"}
+
+
+def _summary(text: str) -> str:
+    return text if len(text) < 140 else text[:136].rstrip() + "…"
+
+
+class CardBuilder:
+    """Builds cards with the knowledge's wording and citations."""
+
+    def __init__(self, knowledge: Knowledge) -> None:
+        self.k = knowledge
+
+    def source(self, topic: str, file: str | None = None, label: str | None = None) -> dict:
+        doc = self.k.document(file or CRC_FILE)
+        src: dict[str, Any] = {
+            "label": _summary(label or doc["label"]),
+            "topic": {"system": TOPIC_SYSTEM, "code": topic, "display": TOPIC_DISPLAY[topic]},
+        }
+        if doc.get("url"):
+            src["url"] = doc["url"]
+        return src
+
+    def card(self, topic: str, summary: str, detail: str, indicator: str = "info", *,
+             file: str | None = None, label: str | None = None, extension: dict | None = None) -> dict:
+        card: dict[str, Any] = {
+            "uuid": str(uuid.uuid4()),
+            "summary": _summary(summary),
+            "indicator": indicator,
+            "detail": detail + f"\n\n_Knowledge version {self.k.version}._",
+            "source": self.source(topic, file, label),
+        }
+        if extension is not None:
+            card["extension"] = {"her2cds": extension}
+        return card
+
+    def cite(self, file: str, section: str) -> str:
+        doc = self.k.document(file)
+        return f"{doc['label']}, {section}"
+
+    # ------------------------------------------------------------ status
+    def status_card(self, a: Assessment, both_types: bool) -> dict:
+        file = CRC_FILE if a.tumour_type == "colorectal" else GC_FILE
+        met = ", ".join(a.met) or "none"
+        summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})"
+        if a.status == "positive":
+            summary += f": {met} met"
+        elif a.results:
+            summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:2])
+        elif a.missing:
+            summary += f": {a.missing[0]}"
+        lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"
+                 + (f" (basis: {', '.join(a.basis)})" if a.basis else "")]
+        if both_types:
+            lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
+        lines.append("\n**Results used** (most recent of each kind)")
+        lines += [f"- {describe(kind, r)} — {_date(r.when)}, {r.ref}" for kind, r in a.results] or ["- none on file"]
+        if a.ras and (a.ras.lines or a.ras.mutant):
+            lines += [f"- RAS: {x}" for x in a.ras.mutant + a.ras.lines]
+        lines.append("\n**Criteria**")
+        for c in a.criteria:
+            if c.outcome.result == MET:
+                text = f"- {c.id}: **met** — {c.outcome.arm}"
+                if c.outcome.caveats:
+                    text += " (" + "; ".join(c.outcome.caveats) + ")"
+            elif c.outcome.result == NOT_MET:
+                text = f"- {c.id}: not met"
+            else:
+                text = f"- {c.id}: cannot be applied — " + "; ".join(c.outcome.missing)
+            lines.append(text)
+        for title, items in (("Copy number against CRC Table 2 cut-offs (same kind of measurement only)", a.copy_number),
+                             ("Contradictions", a.contradictions), ("Missing", a.missing),
+                             ("Notes", a.findings)):
+            if items:
+                lines.append(f"\n**{title}**")
+                lines += [f"- {x}" for x in items]
+        notes = [self.k.notes[n] for n in dict.fromkeys(a.notes)]
+        if notes:
+            lines.append("\n**Evidence**")
+            lines += [f"- {n['text']} ({self.cite(n['source']['file'], n['source']['section'])})" for n in notes]
+        if a.therapy_gaps:
+            lines.append("\n**Therapy cards not shown**")
+            lines += [f"- {x}" for x in a.therapy_gaps]
+        criteria_doc = self.k.crc if a.tumour_type == "colorectal" else self.k.gastric
+        lines.append("\nCriteria: " + "; ".join(f"{c['id']} ({c['source']['section']})" for c in criteria_doc["criteria"]) + ".")
+        ext = {"tumorType": a.tumour_type, "status": a.status, "basis": a.basis,
+               "criteriaMet": a.met, "criteriaNotMet": a.not_met, "criteriaUnknown": a.unknown}
+        return self.card("her2-status", summary, "\n".join(lines), file=file, extension=ext)
+
+    # ------------------------------------------------------------ therapy
+    def therapy_card(self, a: Assessment, therapy: dict, notes: list[str]) -> dict:
+        file = CRC_FILE if therapy["tumor_type"] == "colorectal" else GC_FILE
+        lines = [f"**{therapy['title']}** for {STATUS_LABEL[a.status]} {TUMOUR_LABEL[a.tumour_type]} cancer."]
+        if therapy.get("weak_evidence"):
+            lines.append("Weak evidence: the lowest response rate among the HER2 regimens in the source.")
+        lines.append("\n**Evidence**")
+        lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in therapy["evidence"]]
+        lines.append(f"\n**Population studied**: {therapy['population']['text']}")
+        if therapy.get("safety"):
+            safety = self.k.raw["therapies"]["safety"][therapy["safety"]]
+            lines.append(f"\n**Safety**: {safety['text']} ({self.cite(safety['source']['file'], safety['source']['section'])})")
+        if notes:
+            lines.append("\n**For this patient**")
+            lines += [f"- {n}" for n in notes]
+        summary = f"Option: {therapy['title']}"
+        return self.card("her2-therapy", summary, "\n".join(lines), file=file,
+                         label=f"{self.k.document(file)['label']}: {therapy['title']}",
+                         extension={"regimen": therapy["regimen"]})
+
+    # ------------------------------------------------------------ trials
+    def trials_card(self, a: Assessment, overlay: dict | None = None) -> dict:
+        file = CRC_FILE if a.tumour_type == "colorectal" else GC_FILE
+        doc = self.k.document(file)
+        lines = [f"Trials named in the {TUMOUR_LABEL[a.tumour_type]} source whose HER2 criterion this patient meets. "
+                 f"Status as reported in the source ({doc['date_label']}); check the registry for current status."]
+        links = []
+        for m in a.trials:
+            t = m.trial
+            src_doc = self.k.document(t["source"]["file"])
+            status = t["status_words"]
+            if t["status_class"] == "ongoing":
+                status = f"{status} per source; recruiting status not stated in source"
+            extra = ("; " + "; ".join(m.notes)) if m.notes else ""
+            lines.append(f"- **{t['nct']}** {t['name']} (phase {t['phase']}): {t['regimen']}. HER2 criterion: "
+                         f"{t['her2']['text']} — met by {m.arm}. Status: {status} (as reported {src_doc['date_label']}){extra}.")
+            links.append({"label": _summary(f"{t['nct']} {t['name']} ({t['status_words']}, as reported in source)"),
+                          "url": f"https://clinicaltrials.gov/study/{t['nct']}", "type": "absolute"})
+        if a.trials_unassessable:
+            lines.append("\n**Could not be assessed** (missing data):")
+            lines += [f"- {t['nct']} {t['name']}: " + "; ".join(missing) for t, missing in a.trials_unassessable]
+        lines.append("\nTrials the source lists as active-not-recruiting, or names without any status, are not offered.")
+        card = self.card("her2-trials", f"{len(a.trials)} HER2 trial(s) match ({TUMOUR_LABEL[a.tumour_type]}; source status, check registry)",
+                         "\n".join(lines), file=file, extension={"trials": [m.trial["nct"] for m in a.trials]})
+        card["links"] = links
+        return card
+
+    # ------------------------------------------------------------ testing
+    def service_request(self, test_id: str, patient_id: str, reason: str) -> dict:
+        test = self.k.testing["tests"][test_id]
+        resource: dict[str, Any] = {
+            "resourceType": "ServiceRequest",
+            "status": "draft",
+            "intent": "order",
+            "code": {"coding": [test["code"]], "text": test["label"]},
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "reasonCode": [{"text": reason}],
+        }
+        if test.get("note"):
+            resource["note"] = [{"text": test["note"]}]
+        return resource
+
+    def testing_card(self, suggestion_id: str, detail: str, patient_id: str, indicator: str = "info",
+                     context: str | None = None) -> dict:
+        sug = self.k.suggestion(suggestion_id)
+        file = sug["sources"][0]["file"]
+        lines = [f"**{sug['title']}**", "", detail, "", sug["reason"]]
+        if context:
+            lines += ["", context]
+        lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sug["sources"]))
+        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file)
+        card["suggestions"] = [{
+            "label": f"Order {self.k.testing['tests'][t]['label']}",
+            "uuid": str(uuid.uuid4()),
+            "actions": [{"type": "create", "description": f"Create a draft order: {self.k.testing['tests'][t]['label']}",
+                         "resource": self.service_request(t, patient_id, sug["reason"])}],
+        } for t in sug["tests"]]
+        card["selectionBehavior"] = "any"
+        return card
+
+    # ------------------------------------------------------------ order warnings
+    def warning_card(self, w, patient_id: str) -> dict:
+        """An order-warning card: evidence, override reasons, delete (and test) suggestions."""
+        lines = [f"**{w.title}**", ""] + w.detail + ["", "**Evidence**"]
+        lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in w.evidence]
+        orders = list(dict.fromkeys(u.ref for u in w.orders))
+        lines.append("\nOrder(s): " + ", ".join(f"{u.text} ({u.ref})" for u in w.orders))
+        file = w.evidence[0]["source"]["file"]
+        card = self.card("order-warning", w.title, "\n".join(lines), w.indicator, file=file,
+                         extension={"warning": w.code})
+        if w.indicator == "info":
+            return card
+        suggestions = [{
+            "label": f"Remove draft order {ref}", "uuid": str(uuid.uuid4()), "isRecommended": False,
+            "actions": [{"type": "delete", "description": f"Delete the draft order {ref}", "resourceId": ref}],
+        } for ref in orders]
+        for test_id in w.tests:
+            test = self.k.testing["tests"][test_id]
+            suggestions.append({
+                "label": f"Order {test['label']}", "uuid": str(uuid.uuid4()),
+                "actions": [{"type": "create", "description": f"Create a draft order: {test['label']}",
+                             "resource": self.service_request(test_id, patient_id, w.test_reason)}],
+            })
+        card["suggestions"] = suggestions
+        card["selectionBehavior"] = "any"
+        card["overrideReasons"] = [{"system": "urn:her2-cds:override-reason", **r}
+                                   for r in self.k.raw["warnings"]["override_reasons"]]
+        return card
+
+    # ------------------------------------------------------------ out of scope
+    def out_of_scope_card(self, other: list[str], conditions_available: bool) -> dict:
+        if not conditions_available:
+            found = "The patient's diagnoses could not be read (no Condition data from prefetch or the FHIR server)."
+            summary = "HER2 rules not applied: diagnoses could not be read"
+        elif other:
+            found = "Diagnoses on file: " + "; ".join(dict.fromkeys(other)) + "."
+            summary = "HER2 rules not applied: no colorectal or gastric/GEJ cancer on file"
+        else:
+            found = "No diagnosis is on file."
+            summary = "HER2 rules not applied: no diagnosis on file"
+        detail = (f"{found}\n\nThe HER2 classification, therapy and trial rules of this service are defined only for "
+                  "colorectal cancer and gastric/gastroesophageal-junction adenocarcinoma. No tumour type is inferred from orders.")
+        return self.card("out-of-scope", summary, detail, file=CRC_FILE, label="HER2 CDS service scope")

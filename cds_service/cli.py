@@ -1,0 +1,118 @@
+"""`her2-cds`: serve the service, or send a fixture's hook request and print the cards."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .knowledge import default_fixtures_dir
+from .settings import Settings
+
+SERVICE_FOR_HOOK = {"patient-view": "her2-patient-view", "order-select": "her2-order-select",
+                    "order-sign": "her2-order-sign"}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    settings = Settings.from_env()
+    host = args.host or settings.host
+    port = args.port or settings.port
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", int(os.environ.get("HER2CDS_WORKERS", "2")))
+            self.cfg.set("threads", int(os.environ.get("HER2CDS_THREADS", "4")))
+            self.cfg.set("timeout", int(os.environ.get("HER2CDS_TIMEOUT_S", "30")))
+            self.cfg.set("graceful_timeout", int(os.environ.get("HER2CDS_GRACEFUL_TIMEOUT_S", "20")))
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    _Server().run()
+    return 0
+
+
+def fixture_request(name: str) -> dict:
+    """A fixture's hook request, by name (fixtures/requests/NAME.json) or by path."""
+    path = Path(name)
+    if not path.is_file():
+        path = default_fixtures_dir() / "requests" / f"{name.removesuffix('.json')}.json"
+    if not path.is_file():
+        names = sorted(p.stem for p in (default_fixtures_dir() / "requests").glob("*.json"))
+        raise SystemExit(f"no fixture {name!r}; available: {', '.join(names)}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def render_cards(cards: list[dict]) -> str:
+    """Cards as readable text for a terminal."""
+    if not cards:
+        return "No cards (nothing to say for this request)."
+    out = []
+    for i, card in enumerate(cards, 1):
+        topic = card.get("source", {}).get("topic", {}).get("code", "?")
+        out.append(f"[{i}] {card['indicator'].upper()} · {topic} · {card['summary']}")
+        ext = card.get("extension", {}).get("her2cds")
+        if ext:
+            out.append(f"    extension: {json.dumps(ext, ensure_ascii=False)}")
+        out += [f"    {line}" for line in card.get("detail", "").splitlines()]
+        for link in card.get("links", []):
+            out.append(f"    link: {link['label']} <{link['url']}>")
+        for sug in card.get("suggestions", []):
+            for action in sug.get("actions", []):
+                target = action.get("resourceId") or action.get("resource", {}).get("code", {}).get("text", "")
+                out.append(f"    suggestion: {action['type']} {target} — {action['description']}")
+        out.append(f"    source: {card['source']['label']}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _call(args: argparse.Namespace) -> int:
+    request = fixture_request(args.fixture)
+    service = SERVICE_FOR_HOOK.get(request.get("hook"), "her2-patient-view")
+    if args.url:
+        import requests
+
+        response = requests.post(f"{args.url.rstrip('/')}/cds-services/{service}", json=request, timeout=30)
+        status, body = response.status_code, response.json()
+    else:
+        from .app import create_app
+
+        client = create_app(Settings.from_env()).test_client()
+        response = client.post(f"/cds-services/{service}", json=request)
+        status, body = response.status_code, response.get_json()
+    print(f"{service} -> HTTP {status}")
+    if args.json:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    elif status == 200:
+        print(render_cards(body["cards"]))
+    else:
+        print(json.dumps(body, indent=2))
+    return 0 if status == 200 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service under gunicorn")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+    call = sub.add_parser("call", help="send a fixture's hook request and print the cards")
+    call.add_argument("fixture", help="fixture name (see fixtures/requests) or a JSON file")
+    call.add_argument("--url", help="base URL of a running service (default: in-process)")
+    call.add_argument("--json", action="store_true", help="print the raw JSON response")
+    call.set_defaults(func=_call)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Incoming FHIR: validated with fhir.resources (R4B models, R4-compatible), read as plain dicts.
+
+Real clients send slightly-off FHIR (the CDS Hooks sandbox sends single objects where R4 has
+arrays, and DSTU2 `MedicationOrder`). We repair what is unambiguous, validate each resource on
+its own, and report what still fails instead of rejecting the call.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Iterable
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+# Resources the rules read. Others in a prefetch are ignored without comment.
+READ_TYPES = {"Patient", "Condition", "Observation", "Specimen", "MedicationRequest",
+              "MedicationStatement", "Medication", "ServiceRequest"}
+_MODEL_CACHE: dict[str, type] = {}
+
+
+@dataclass
+class ParsedResources:
+    """Resources by type (plain dicts that passed validation) and the problems found."""
+
+    by_type: dict[str, list[dict]] = field(default_factory=dict)
+    by_ref: dict[str, dict] = field(default_factory=dict)
+    issues: list[str] = field(default_factory=list)
+
+    def add(self, resource: dict) -> None:
+        rtype = resource["resourceType"]
+        self.by_type.setdefault(rtype, []).append(resource)
+        if isinstance(resource.get("id"), str):
+            self.by_ref.setdefault(f"{rtype}/{resource['id']}", resource)
+
+    def of(self, rtype: str) -> list[dict]:
+        return self.by_type.get(rtype, [])
+
+
+def _model(rtype: str) -> type:
+    if rtype not in _MODEL_CACHE:
+        _MODEL_CACHE[rtype] = get_fhir_model_class(rtype)
+    return _MODEL_CACHE[rtype]
+
+
+def _set_path(node: Any, loc: tuple, value: Any) -> None:
+    for key in loc[:-1]:
+        node = node[key]
+    node[loc[-1]] = value
+
+
+def _get_path(node: Any, loc: tuple) -> Any:
+    for key in loc:
+        node = node[key]
+    return node
+
+
+def medication_order_as_request(resource: dict) -> dict:
+    """A DSTU2 MedicationOrder (the sandbox's default server) as an R4 MedicationRequest."""
+    converted = {k: v for k, v in resource.items() if k in {
+        "id", "medicationCodeableConcept", "medicationReference", "contained", "note"}}
+    converted["resourceType"] = "MedicationRequest"
+    converted["status"] = "draft" if resource.get("status") in (None, "draft") else "active"
+    converted["intent"] = "order"
+    patient = resource.get("patient") or resource.get("subject")
+    converted["subject"] = patient if isinstance(patient, dict) else {"reference": "Patient/unknown"}
+    if isinstance(resource.get("dateWritten"), str):
+        converted["authoredOn"] = resource["dateWritten"]
+    return converted
+
+
+def validate_resource(resource: Any) -> tuple[dict | None, str | None]:
+    """Validate one resource; repair single objects where arrays belong. (dict, None) or (None, why)."""
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        return None, "an entry is not a FHIR resource (no resourceType)"
+    rtype = resource["resourceType"]
+    try:
+        model = _model(rtype)
+    except (ValueError, KeyError):
+        return None, f"{rtype} is not an R4 resource type"
+    candidate = resource
+    for _attempt in range(3):
+        try:
+            model.model_validate(candidate)
+            return candidate, None
+        except ValidationError as exc:
+            errors = exc.errors()
+        except (TypeError, ValueError, RecursionError) as exc:
+            return None, f"{rtype}/{resource.get('id', '?')} could not be read ({type(exc).__name__}); not used"
+        fixable = [e for e in errors if e.get("type") == "list_type" and e.get("loc")]
+        if len(fixable) != len(errors):
+            return None, _describe(rtype, resource, errors)
+        if candidate is resource:
+            candidate = copy.deepcopy(resource)
+        for err in fixable:
+            loc = tuple(err["loc"])
+            try:
+                _set_path(candidate, loc, [_get_path(candidate, loc)])
+            except (KeyError, IndexError, TypeError):
+                return None, _describe(rtype, resource, errors)
+    return None, f"{rtype}/{resource.get('id', '?')} is not valid FHIR R4; not used"
+
+
+def _describe(rtype: str, resource: dict, errors: list[dict]) -> str:
+    first = errors[0] if errors else {}
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    rid = resource.get("id") if isinstance(resource.get("id"), str) else "?"
+    return f"{rtype}/{rid} is not valid FHIR R4 ({where}: {first.get('msg', 'invalid')}); not used"
+
+
+def iter_resources(value: Any) -> Iterable[Any]:
+    """Resources in a prefetch value: a resource, a Bundle (its entries), or a list of either."""
+    if isinstance(value, list):
+        for item in value:
+            yield from iter_resources(item)
+    elif isinstance(value, dict):
+        if value.get("resourceType") == "Bundle":
+            entries = value.get("entry")
+            if isinstance(entries, list):
+                for entry in entries:
+                    if isinstance(entry, dict) and "resource" in entry:
+                        yield from iter_resources(entry["resource"])
+        else:
+            yield value
+
+
+def parse_resources(values: Iterable[Any], parsed: ParsedResources | None = None) -> ParsedResources:
+    """Validate every resource in `values` (resources or Bundles) into a ParsedResources."""
+    parsed = parsed or ParsedResources()
+    for resource in (r for v in values for r in iter_resources(v)):
+        if isinstance(resource, dict) and resource.get("resourceType") == "MedicationOrder":
+            resource = medication_order_as_request(resource)
+        if isinstance(resource, dict) and resource.get("resourceType") not in READ_TYPES:
+            if isinstance(resource.get("resourceType"), str):
+                continue
+        valid, problem = validate_resource(resource)
+        if valid is not None:
+            parsed.add(valid)
+            for contained in valid.get("contained") or []:
+                if isinstance(contained, dict) and isinstance(contained.get("id"), str):
+                    parsed.by_ref.setdefault(f"#{contained['id']}@{valid['resourceType']}/{valid.get('id')}", contained)
+        elif problem:
+            parsed.issues.append(problem)
+    return parsed
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A FHIR date/dateTime/instant as an aware datetime (partial dates to their first day)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 4:
+            return datetime(int(text), 1, 1, tzinfo=timezone.utc)
+        if len(text) == 7:
+            return datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=timezone.utc)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def codings(concept: Any) -> list[dict]:
+    """The codings of a CodeableConcept, tolerating a missing or malformed one."""
+    if not isinstance(concept, dict):
+        return []
+    items = concept.get("coding")
+    if isinstance(items, dict):
+        items = [items]
+    return [c for c in items or [] if isinstance(c, dict)]
+
+
+def concept_texts(concept: Any) -> list[str]:
+    """`text` and every coding `display` of a CodeableConcept."""
+    if not isinstance(concept, dict):
+        return []
+    texts = [concept["text"]] if isinstance(concept.get("text"), str) else []
+    texts += [c["display"] for c in codings(concept) if isinstance(c.get("display"), str)]
+    return texts
+
+
+def has_code(concept: Any, systems: str | Iterable[str], codes: Iterable[str]) -> bool:
+    systems = {systems} if isinstance(systems, str) else set(systems)
+    codes = set(codes)
+    return any(c.get("system") in systems and c.get("code") in codes for c in codings(concept))

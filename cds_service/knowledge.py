@@ -1,0 +1,193 @@
+"""The curated knowledge in `cards/`: located, schema-validated and loaded once at start-up."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+import yaml
+
+KNOWLEDGE_FILES = (
+    "sources", "crc-criteria", "gastric-criteria", "copy-number-cutoffs", "evidence-notes",
+    "therapies", "trials", "warnings", "testing", "drugs", "codes",
+)
+MAX_QUOTE_WORDS = 25
+
+
+class KnowledgeError(ValueError):
+    """A knowledge file is missing, malformed or inconsistent."""
+
+
+def default_knowledge_dir() -> Path:
+    """`cards/` of a source checkout, else the copy packaged in the installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "cards"
+    if (checkout / "sources.yaml").is_file():
+        return checkout
+    return Path(__file__).resolve().parent / "_cards"  # installed wheel (pyproject package-dir)
+
+
+def default_fixtures_dir() -> Path:
+    """`fixtures/` of a source checkout, else the copy packaged in the installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "fixtures"
+    if (checkout / "patients").is_dir():
+        return checkout
+    return Path(__file__).resolve().parent / "_fixtures"
+
+
+def normalise_quote_text(text: str) -> str:
+    """Collapse whitespace and drop extraction mark-up (*emphasis*, <i>) for quote comparison."""
+    text = re.sub(r"</?i>", "", text)
+    text = text.replace("*", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def seed_text_variants(raw: str) -> tuple[str, ...]:
+    """The seed text normalised three ways: as is, line-break hyphens joined, and kept."""
+    joined = re.sub(r"-[ \t]*\n\s*", "", raw)
+    kept = re.sub(r"-[ \t]*\n\s*", "-", raw)
+    return tuple(normalise_quote_text(t) for t in (raw, joined, kept))
+
+
+def iter_sources(node: Any, path: str = "") -> Iterator[tuple[str, dict]]:
+    """Every `source`/`sources`/`*_source` citation in a knowledge document, with its path."""
+    if isinstance(node, dict):
+        if {"file", "section", "quote"} <= node.keys():
+            yield path, node
+            return
+        for key, value in node.items():
+            yield from iter_sources(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from iter_sources(value, f"{path}[{i}]")
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """All knowledge files, parsed; `version` is a content hash of them."""
+
+    raw: dict[str, Any]
+    directory: Path
+    version: str
+    documents: dict[str, dict] = field(default_factory=dict)
+
+    @property
+    def crc(self) -> dict:
+        return self.raw["crc-criteria"]
+
+    @property
+    def gastric(self) -> dict:
+        return self.raw["gastric-criteria"]
+
+    @property
+    def cutoffs(self) -> dict:
+        return self.raw["copy-number-cutoffs"]
+
+    @property
+    def notes(self) -> dict[str, dict]:
+        return {n["id"]: n for n in self.raw["evidence-notes"]["notes"]}
+
+    @property
+    def therapies(self) -> list[dict]:
+        return self.raw["therapies"]["therapies"]
+
+    @property
+    def trials(self) -> list[dict]:
+        return self.raw["trials"]["trials"]
+
+    @property
+    def warnings(self) -> dict[str, dict]:
+        return {w["code"]: w for w in self.raw["warnings"]["warnings"]}
+
+    @property
+    def testing(self) -> dict:
+        return self.raw["testing"]
+
+    @property
+    def drugs(self) -> dict:
+        return self.raw["drugs"]
+
+    @property
+    def codes(self) -> dict:
+        return self.raw["codes"]
+
+    def document(self, file: str) -> dict:
+        """The source document entry for a seed file name."""
+        return self.documents[file]
+
+    def trial_arms(self, trial: dict) -> list[dict]:
+        """A trial's HER2 criterion arms, resolving a shared criterion set."""
+        her2 = trial["her2"]
+        if "ref" in her2:
+            return self.raw["trials"]["criterion_sets"][her2["ref"]]["arms"]
+        return her2["arms"]
+
+    def suggestion(self, suggestion_id: str) -> dict:
+        for item in self.testing["suggestions"]:
+            if item["id"] == suggestion_id:
+                return item
+        raise KeyError(suggestion_id)
+
+
+def _check_consistency(raw: dict[str, Any]) -> list[str]:
+    problems = []
+    files = {d["file"] for d in raw["sources"]["documents"]}
+    for name, doc in raw.items():
+        for where, src in iter_sources(doc):
+            if src["file"] not in files:
+                problems.append(f"{name}:{where}: unknown source file {src['file']}")
+            words = len(normalise_quote_text(src["quote"]).split())
+            if words > MAX_QUOTE_WORDS:
+                problems.append(f"{name}:{where}: quote has {words} words (max {MAX_QUOTE_WORDS})")
+    sets = raw["trials"]["criterion_sets"]
+    for trial in raw["trials"]["trials"]:
+        if "ref" in trial["her2"] and trial["her2"]["ref"] not in sets:
+            problems.append(f"trials: {trial['nct']} refers to unknown criterion set")
+    tests = raw["testing"]["tests"]
+    for sug in raw["testing"]["suggestions"]:
+        problems += [f"testing: {sug['id']} names unknown test {t}" for t in sug["tests"] if t not in tests]
+    drug_ids = {d["id"] for d in raw["drugs"]["drugs"]}
+    for therapy in raw["therapies"]["therapies"]:
+        if therapy["regimen"] != sorted(therapy["regimen"]):
+            problems.append(f"therapies: {therapy['id']} regimen not sorted")
+        problems += [f"therapies: {therapy['id']} unknown drug {d}" for d in therapy["regimen"] if d not in drug_ids]
+    ncts = [t["nct"] for t in raw["trials"]["trials"]]
+    if len(ncts) != len(set(ncts)):
+        problems.append("trials: duplicate NCT number")
+    return problems
+
+
+def load_knowledge(directory: Path | None = None) -> Knowledge:
+    """Load and validate every knowledge file; raise KnowledgeError naming each problem."""
+    directory = directory or default_knowledge_dir()
+    raw: dict[str, Any] = {}
+    digest = hashlib.sha256()
+    problems: list[str] = []
+    for name in KNOWLEDGE_FILES:
+        path = directory / f"{name}.yaml"
+        schema_path = directory / "schema" / f"{name}.schema.json"
+        try:
+            text = path.read_bytes()
+            schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise KnowledgeError(f"cannot read knowledge file {path.name}: {exc}") from exc
+        digest.update(name.encode() + b"\0" + text)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise KnowledgeError(f"{path.name} is not valid YAML: {exc}") from exc
+        validator = jsonschema.Draft202012Validator(schema)
+        for error in validator.iter_errors(data):
+            location = "/".join(str(p) for p in error.absolute_path)
+            problems.append(f"{path.name} at {location or '(top)'}: {error.message}")
+        raw[name] = data
+    if problems:
+        raise KnowledgeError("knowledge files failed validation:\n" + "\n".join(problems))
+    problems = _check_consistency(raw)
+    if problems:
+        raise KnowledgeError("knowledge files are inconsistent:\n" + "\n".join(problems))
+    documents = {d["file"]: d for d in raw["sources"]["documents"]}
+    return Knowledge(raw=raw, directory=directory, version=digest.hexdigest()[:12], documents=documents)

@@ -1,0 +1,1 @@
+"""One module per CDS service; each wires the engine for its hook."""

@@ -1,0 +1,4 @@
+"""WSGI entry point for external servers: `gunicorn cds_service.wsgi:app`."""
+from .app import create_app
+
+app = create_app()
