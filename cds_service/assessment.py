@@ -278,7 +278,7 @@ def assess_colorectal(facts: Facts, knowledge: Knowledge) -> Assessment:
         status = "indeterminate"
     elif has_tissue:
         status = "negative"
-    elif any(facts.latest(k) for k in ("ngs_tissue", "ngs_plasma", "qpcr")) or facts.notes:
+    elif any(facts.latest(k) for k in ("ngs_tissue", "ngs_plasma", "qpcr")) or facts.unusable_results:
         status = "indeterminate"
     else:
         status = "not-tested"
@@ -357,6 +357,8 @@ def _crc_therapies(a: Assessment, facts: Facts, knowledge: Knowledge, ras: RasSt
 def _crc_tests(a: Assessment, facts: Facts, view: dict, status: str) -> None:
     if status == "equivocal":
         a.tests.append(TestDue("reflex-ish", "IHC 2+ with no ISH result on file."))
+    elif status == "indeterminate" and view["ihc_score"] == "3+" and view["ish_ratio"] is None:
+        a.tests.append(TestDue("reflex-ish", "IHC 3+ that meets no criterion as reported, with no ISH result on file."))
     if view["ihc_score"] is None and view["ish_ratio"] is None and status != "positive":
         if view["plasma_erbb2_amplified"] is False:
             frac = facts.latest("ctdna_fraction")
@@ -386,7 +388,7 @@ def assess_gastric(facts: Facts, knowledge: Knowledge) -> Assessment:
         status = "low"
     elif view["ihc_score"] is not None:
         status = "negative"
-    elif view["ish_ratio"] is not None:
+    elif view["ish_ratio"] is not None or facts.unusable_results:
         status = "indeterminate"
     else:
         status = "not-tested"

@@ -65,6 +65,7 @@ class Facts:
     trastuzumab_start: datetime | None = None
     trastuzumab_courses_ended: bool = False
     active_her2_drugs: frozenset[str] = frozenset()
+    unusable_results: int = 0  # HER2/RAS results on file that could not be used
 
     def latest(self, kind: str) -> Result | None:
         items = self.results.get(kind) or []
@@ -200,6 +201,8 @@ class FactReader:
         facts = Facts()
         for issue in parsed.issues:
             facts.notes.append(issue)
+            if issue.startswith("Observation/"):
+                facts.unusable_results += 1
         for obs in parsed.of("Observation"):
             self._observation(obs, parsed, facts)
         self._conditions(parsed, facts)
@@ -263,6 +266,7 @@ class FactReader:
         status = obs.get("status")
         if status not in self.codes["usable_statuses"]:
             facts.notes.append(f"{oid} ignored: status '{status}'")
+            facts.unusable_results += 1
             return
         when = parse_datetime(obs.get("effectiveDateTime")) or parse_datetime(obs.get("issued"))
         if when is None and isinstance(obs.get("effectivePeriod"), dict):
@@ -279,6 +283,7 @@ class FactReader:
 
     def _unusable(self, facts: Facts, oid: str, what: str, problem: str) -> None:
         facts.notes.append(f"{oid}: {what} unusable ({problem})")
+        facts.unusable_results += 1
 
     def _ihc(self, obs, oid, when, specimen, facts) -> None:
         score = ihc_score(obs, self.codes["ihc_answers"])
@@ -381,6 +386,7 @@ class FactReader:
                 kind = "ngs_tissue"
             else:
                 facts.notes.append(f"{oid}: ERBB2 copy-number result whose specimen (tissue or plasma) cannot be told; not used")
+                facts.unusable_results += 1
                 return
             facts.add(Result(kind, oid, when, values, origin=origin, specimen_key=key))
             return

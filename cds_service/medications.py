@@ -92,8 +92,9 @@ class MedicationUse:
     high_dose: bool
 
 
-def read_medication(resource: dict, parsed: ParsedResources, matcher: DrugMatcher) -> MedicationUse:
-    """A MedicationRequest or MedicationStatement as a MedicationUse."""
+def read_medication(resource: dict, parsed: ParsedResources, matcher: DrugMatcher,
+                    ref: str | None = None) -> MedicationUse:
+    """A MedicationRequest or MedicationStatement as a MedicationUse (`ref` as the client names it)."""
     concept = _medication_concept(resource, parsed)
     texts = concept_texts(concept) + _dosage_texts(resource)
     start = None
@@ -104,7 +105,7 @@ def read_medication(resource: dict, parsed: ParsedResources, matcher: DrugMatche
         start = parse_datetime(period.get("start"))
     joined = " ".join(texts).lower()
     return MedicationUse(
-        ref=f"{resource['resourceType']}/{resource.get('id', '?')}",
+        ref=ref or f"{resource['resourceType']}/{resource.get('id', '?')}",
         drugs=frozenset(matcher.from_concept(concept)),
         status=resource.get("status") if isinstance(resource.get("status"), str) else None,
         start=start,

@@ -34,12 +34,12 @@ def read_draft_orders(context: dict, selected_only: bool, parsed: ParsedResource
     for resource in iter_resources(context.get("draftOrders")):
         if not isinstance(resource, dict):
             continue
+        ref = f"{resource.get('resourceType')}/{resource.get('id', '?')}"  # as the client names it
         if resource.get("resourceType") == "MedicationOrder":
             resource = medication_order_as_request(resource)
         rtype = resource.get("resourceType")
         if rtype not in ("MedicationRequest", "ServiceRequest"):
             continue
-        ref = f"{rtype}/{resource.get('id', '?')}"
         if wanted and ref not in wanted:
             continue
         if resource.get("status") in IGNORED_ORDER_STATUS:
@@ -49,7 +49,7 @@ def read_draft_orders(context: dict, selected_only: bool, parsed: ParsedResource
             orders.notes.append(problem.replace("; not used", "; read as far as possible"))
         resource = valid or resource
         if rtype == "MedicationRequest":
-            use = read_medication(resource, parsed, matcher)
+            use = read_medication(resource, parsed, matcher, ref)
             if use.drugs:
                 orders.medications.append(use)
         else:
@@ -99,7 +99,8 @@ def order_warnings(knowledge: Knowledge, matcher: DrugMatcher, facts: Facts,
 
     def add(code: str, use: MedicationUse, indicator: str, detail: list[str], evidence: list[dict],
             title: str | None = None, tests: list[str] | None = None, test_reason: str = "") -> None:
-        key = (code, use.drugs, indicator)
+        # One card per warning and drug set; dual blockade is one card for all the orders forming it.
+        key = (code, indicator) if code == "ras-mutant-dual-blockade" else (code, use.drugs, indicator)
         if key in found:
             found[key].orders.append(use)
             return

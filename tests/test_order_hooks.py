@@ -1,0 +1,261 @@
+"""order-select and order-sign: warnings on draft orders, their twins, and test suggestions."""
+from __future__ import annotations
+
+import pytest
+
+from tests import fhir_builders as b
+from tests.conftest import by_topic, call, load_request
+
+P = "o1"
+FOLFOX = b.medication(P, "FOLFOX", date="2024-01-01", mid="hist-folfox")
+
+
+def crc_positive(history=(FOLFOX,)):
+    return [b.patient(P), b.crc(P), b.liver_mets(P), b.ihc(P, "3+", 80), *history]
+
+
+
+
+def run(client, hook, resources, orders, selections=None):
+    code, body = call(client, b.hook_request(hook, P, resources, orders, selections))
+    assert code == 200, body
+    return body["cards"]
+
+
+def warnings(cards):
+    return [c for c in by_topic(cards, "order-warning")]
+
+
+def codes(cards):
+    return [c["extension"]["her2cds"]["warning"] for c in warnings(cards)]
+
+
+def delete_targets(card):
+    return [a["resourceId"] for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"]
+
+
+@pytest.mark.parametrize("hook", ["order-sign", "order-select"])
+def test_anti_egfr_in_later_line_is_a_warning_with_delete(client, hook):
+    cards = run(client, hook, crc_positive(), [b.draft_order(P, "cetuximab 2 MG/ML Injectable Solution", "1657589", mid="cx")])
+    [w] = warnings(cards)
+    assert w["indicator"] == "warning" and codes(cards) == ["anti-egfr-her2-positive"]
+    assert delete_targets(w) == ["MedicationRequest/cx"]
+    assert "1.52" in w["detail"] and "0.93" in w["detail"] and "233" in w["detail"]
+    assert "0.82" not in w["detail"]  # the malformed interval is not reproduced
+    assert all({"code", "system", "display"} <= set(r) for r in w["overrideReasons"])
+    assert all(a["description"] for s in w["suggestions"] for a in s["actions"])
+    assert len(by_topic(cards, "her2-status")) == 1
+
+
+def test_anti_egfr_in_first_line_is_info_with_calgb_context(client):
+    cards = run(client, "order-sign", crc_positive(history=()), [b.draft_order(P, "Vectibix", mid="pz")])
+    [w] = warnings(cards)
+    assert w["indicator"] == "info" and codes(cards) == ["anti-egfr-her2-positive"]
+    assert "CALGB/SWOG 80405" in w["detail"]
+
+
+def test_anti_egfr_for_her2_negative_crc_is_silent(client):
+    resources = [b.patient(P), b.crc(P), b.ihc(P, "0"), FOLFOX]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "cetuximab", "318341", mid="cx")])
+    assert warnings(cards) == []
+
+
+def test_pertuzumab_trastuzumab_for_positive_crc_is_no_warning(client):
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Herceptin", mid="t")])
+    assert warnings(cards) == [] and len(cards) == 1
+
+
+def test_her2_drug_without_positive_offers_the_settling_test(client):
+    resources = [b.patient(P), b.crc(P), b.ihc(P, "2+", 50)]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "trastuzumab", "224905", mid="t")])
+    [w] = warnings(cards)
+    assert codes(cards) == ["her2-drug-without-positive"]
+    assert delete_targets(w) == ["MedicationRequest/t"]
+    creates = [a["resource"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"]
+    assert [r["code"]["coding"][0]["code"] for r in creates] == ["49683-6"]
+    assert creates[0]["subject"] == {"reference": f"Patient/{P}"} and creates[0]["reasonCode"][0]["text"]
+    assert w["selectionBehavior"] == "any"
+
+
+def test_her2_drug_without_any_test_offers_ihc_and_ish(client):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P)], [b.draft_order(P, "Kadcyla", mid="k")])
+    [w] = warnings(cards)
+    creates = [a["resource"]["code"]["coding"][0]["code"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"]
+    assert creates == ["18474-7", "49683-6"]
+
+
+@pytest.mark.parametrize("text, rx, agent, trial", [
+    ("lapatinib 250 MG Oral Tablet", None, "Lapatinib", "LOGiC"),
+    ("Tykerb", None, "Lapatinib", "TyTAN"),
+    ("pertuzumab", "1298944", "Pertuzumab", "JACOB"),
+    ("ado-trastuzumab emtansine", None, "Trastuzumab emtansine", "GATSBY"),
+    ("trastuzumab high-dose loading", None, "High-dose trastuzumab", "HELOISE"),
+])
+def test_failed_agents_in_gastric_cancer(client, text, rx, agent, trial):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+")]
+    cards = run(client, "order-select", resources, [b.draft_order(P, text, rx, mid="d1")])
+    w = next(c for c in warnings(cards) if c["extension"]["her2cds"]["warning"] == "failed-agent-gastric")
+    assert w["summary"].startswith(agent) and trial in w["detail"]
+    assert delete_targets(w) == ["MedicationRequest/d1"]
+
+
+def test_trastuzumab_beyond_progression_in_gastric_cancer(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Ogivri", mid="t2")])
+    assert "failed-agent-gastric" in codes(cards)
+    assert "T-ACT" in warnings(cards)[0]["detail"]
+
+
+def test_lapatinib_for_crc_gets_no_gastric_warning(client):
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "lapatinib", "480167", mid="l")])
+    assert "failed-agent-gastric" not in codes(cards)
+
+
+def test_tdxd_for_her2_low_crc(client):
+    resources = [b.patient(P), b.crc(P), b.ihc(P, "1+")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "fam-trastuzumab deruxtecan-nxki", mid="x")])
+    assert codes(cards) == ["tdxd-her2-low-crc"]
+    assert "no objective response" in warnings(cards)[0]["detail"].lower()
+
+
+def test_tdxd_for_positive_crc_is_no_warning(client):
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "Enhertu", mid="x")])
+    assert warnings(cards) == []
+
+
+@pytest.mark.parametrize("ras, warn", [
+    (b.variant(P, "KRAS", "p.G12D", rc=31), True),
+    (b.variant(P, "KRAS", "p.G12D", rc=30), False),
+    (b.variant(P, "KRAS", "p.G12D", origin="tissue"), True),
+    (b.variant(P, "KRAS", "p.L19F", rc=90), False),
+])
+def test_dual_blockade_with_ras_mutation(client, ras, warn):
+    resources = crc_positive() + [ras, b.variant(P, "NRAS", present=False)]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "pertuzumab", mid="p"), b.draft_order(P, "trastuzumab", mid="t")])
+    got = [c for c in warnings(cards) if c["extension"]["her2cds"]["warning"] == "ras-mutant-dual-blockade"]
+    assert bool(got) is warn
+    if warn:
+        [w] = got
+        assert sorted(delete_targets(w)) == ["MedicationRequest/p", "MedicationRequest/t"]
+        assert "1 of 13" in w["detail"]
+
+
+def test_dual_blockade_counts_an_active_her2_drug_in_history(client):
+    resources = crc_positive() + [b.variant(P, "KRAS", "p.G12D", origin="tissue"),
+                                  b.medication(P, "trastuzumab", "224905", status="active", date="2026-10-01")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Tukysa", mid="tu")])
+    assert "ras-mutant-dual-blockade" in codes(cards)
+
+
+def test_identical_draft_orders_give_one_warning(client):
+    orders = [b.draft_order(P, "cetuximab", "318341", mid="a"), b.draft_order(P, "cetuximab", "318341", mid="b")]
+    cards = run(client, "order-sign", crc_positive(), orders)
+    [w] = warnings(cards)
+    assert delete_targets(w) == ["MedicationRequest/a", "MedicationRequest/b"]
+
+
+def test_order_select_speaks_only_about_selections(client):
+    orders = [b.draft_order(P, "cetuximab", "318341", mid="a"), b.draft_order(P, "oxaliplatin", "32592", mid="b")]
+    assert warnings(run(client, "order-select", crc_positive(), orders, selections=["MedicationRequest/b"])) == []
+    assert codes(run(client, "order-sign", crc_positive(), orders)) == ["anti-egfr-her2-positive"]
+
+
+def test_contained_medication_is_read(client):
+    draft = b.draft_order(P, "x", mid="c")
+    del draft["medicationCodeableConcept"]
+    draft["contained"] = [{"resourceType": "Medication", "id": "m", "code": b.cc(b.RXNORM, "318341", "cetuximab")}]
+    draft["medicationReference"] = {"reference": "#m"}
+    cards = run(client, "order-sign", crc_positive(), [draft])
+    assert codes(cards) == ["anti-egfr-her2-positive"]
+
+
+def test_referenced_medication_in_the_bundle_is_read(client):
+    draft = b.draft_order(P, "x", mid="r")
+    del draft["medicationCodeableConcept"]
+    draft["medicationReference"] = {"reference": "Medication/med1"}
+    medication = {"resourceType": "Medication", "id": "med1", "code": {"text": "Erbitux 100 MG"}}
+    cards = run(client, "order-sign", crc_positive(), [draft, medication])
+    assert codes(cards) == ["anti-egfr-her2-positive"]
+
+
+def test_gastric_chemotherapy_without_her2_result_suggests_testing(client):
+    resources = [b.patient(P), b.gastric(P), b.liver_mets(P)]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "oxaliplatin", "32592", mid="ox")])
+    [test] = by_topic(cards, "her2-testing")
+    assert test["indicator"] == "warning" and "oxaliplatin" in test["detail"]
+    assert len(test["suggestions"]) == 2 and test["selectionBehavior"] == "any"
+
+
+def test_gastric_chemotherapy_with_her2_test_ordered_does_not_nag(client):
+    resources = [b.patient(P), b.gastric(P)]
+    orders = [b.draft_order(P, "oxaliplatin", "32592", mid="ox"), b.test_order(P, "18474-7", "HER2 IHC", sid="ihc")]
+    assert by_topic(run(client, "order-sign", resources, orders), "her2-testing") == []
+
+
+def test_second_line_her2_therapy_with_pre_trastuzumab_result(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2023-01-01"),
+                 b.medication(P, "trastuzumab", "224905", status="active", date="2023-02-01")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Enhertu", mid="x")])
+    [test] = by_topic(cards, "her2-testing")
+    assert test["summary"].startswith("HER2 result predates trastuzumab")
+
+
+def test_no_oncology_order_returns_no_cards(client):
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "atorvastatin 20 MG Oral Tablet", mid="s")])
+    assert cards == []
+
+
+def test_chemotherapy_for_lung_cancer_returns_no_cards(client):
+    resources = [b.patient(P), b.condition(P, b.ICD10, "C34.1", "Lung cancer")]
+    assert run(client, "order-sign", resources, [b.draft_order(P, "cisplatin", "2555", mid="c")]) == []
+    [card] = run(client, "order-sign", resources, [b.draft_order(P, "Herceptin", mid="h")])
+    assert card["source"]["topic"]["code"] == "out-of-scope"
+
+
+# ---- what the public sandbox sends (interface.md "Real clients")
+def sandbox_request(order):
+    resources = crc_positive()
+    request = b.hook_request("order-select", P, resources)
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]} if order else {"resourceType": "Bundle", "entry": []}
+    request["context"]["selections"] = [f"{order['resourceType']}/{order['id']}"] if order else []
+    del request["prefetch"]["patient"]
+    return request
+
+
+def test_sandbox_dstu2_medication_order(client):
+    order = {"resourceType": "MedicationOrder", "id": "mo1", "status": "draft", "patient": {"reference": f"Patient/{P}"},
+             "medicationCodeableConcept": {"text": "Cetuximab 2 MG/ML Injectable Solution",
+                                           "coding": [{"system": b.RXNORM, "code": "1657589", "display": "cetuximab 2 MG/ML Injectable Solution"}]}}
+    code, body = call(client, sandbox_request(order))
+    assert code == 200
+    [w] = warnings(body["cards"])
+    assert delete_targets(w) == ["MedicationOrder/mo1"]  # the id as the client sent it
+
+
+def test_sandbox_r4_single_object_category_and_reason(client):
+    order = b.draft_order(P, "cetuximab 2 MG/ML Injectable Solution", "1657589", mid="mr1")
+    order["category"] = {"text": "outpatient"}
+    order["reasonCode"] = {"text": "colon cancer"}
+    code, body = call(client, sandbox_request(order))
+    assert code == 200 and codes(body["cards"]) == ["anti-egfr-her2-positive"]
+
+
+def test_sandbox_call_without_an_order(client):
+    code, body = call(client, sandbox_request(None))
+    assert code == 200 and body == {"cards": []}
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("crc-ihc3-positive-cetuximab-sign", ["anti-egfr-her2-positive"]),
+    ("crc-ihc3-positive-pertuzumab-trastuzumab-sign", []),
+    ("gastric-ihc3-lapatinib-select", ["failed-agent-gastric"]),
+    ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
+])
+def test_order_fixtures(client, name, expected):
+    code, body = call(client, load_request(name))
+    assert code == 200 and codes(body["cards"]) == expected
+    request = load_request(name)
+    for card in warnings(body["cards"]):
+        ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in request["context"]["draftOrders"]["entry"]}
+        assert set(delete_targets(card)) <= ids

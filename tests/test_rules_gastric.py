@@ -1,0 +1,120 @@
+"""Gastric/GEJ rules (clinical-rules.md section 3 and decisions 3, 6, 7, 8, 14)."""
+from __future__ import annotations
+
+import pytest
+
+from tests import fhir_builders as b
+from tests.conftest import by_topic, call, status_ext
+
+P = "g1"
+
+
+def run(client, *results, history=(), extra=()):
+    resources = [b.patient(P), b.gastric(P), b.liver_mets(P), *extra, *results, *history]
+    code, body = call(client, b.hook_request("patient-view", P, resources))
+    assert code == 200, body
+    return body["cards"]
+
+
+def regimens(cards):
+    return [c["extension"]["her2cds"]["regimen"] for c in by_topic(cards, "her2-therapy")]
+
+
+@pytest.mark.parametrize("score, ratio, status, toga", [
+    ("3+", None, "positive", "met"),
+    ("2+", 2.0, "positive", "met"),
+    ("2+", 1.99, "low", "not"),
+    ("2+", None, "equivocal", "unknown"),
+    ("1+", 3.0, "low", "not"),
+    ("0", 3.0, "negative", "not"),
+    ("1+", None, "low", "not"),
+    ("0", None, "negative", "not"),
+])
+def test_toga_scoring(client, score, ratio, status, toga):
+    results = [b.ihc(P, score, specimen="Gastric biopsy")] + ([b.ish(P, ratio)] if ratio is not None else [])
+    cards = run(client, *results)
+    ext = status_ext(cards)
+    assert ext["status"] == status and ext["tumorType"] == "gastric"
+    key = {"met": "criteriaMet", "not": "criteriaNotMet", "unknown": "criteriaUnknown"}[toga]
+    assert ext[key] == ["ToGA"]
+
+
+def test_ihc_1plus_ish_positive_says_toga_showed_no_benefit(client):
+    cards = run(client, b.ihc(P, "1+"), b.ish(P, 3.0))
+    assert "ToGA showed no survival benefit from trastuzumab for IHC 0 or 1+ tumours despite FISH positivity" in cards[0]["detail"]
+    assert "9.5% for IHC 1+" in cards[0]["detail"]
+    assert regimens(cards) == []
+
+
+def test_first_line_regimens_with_figures(client):
+    cards = run(client, b.ihc(P, "3+"))
+    assert regimens(cards) == [["trastuzumab"], ["pembrolizumab", "trastuzumab"]]
+    toga, keynote = by_topic(cards, "her2-therapy")
+    assert "13.8 vs 11.1 months (HR 0.74)" in toga["detail"] and "elderly" in toga["detail"].lower()
+    assert "74.4% vs 51.9%" in keynote["detail"] and "77.4" not in keynote["detail"]
+
+
+def test_after_trastuzumab_offers_tdxd_with_ild_and_retest(client):
+    cards = run(client, b.ihc(P, "3+", date="2023-01-15"),
+                history=[b.medication(P, "Herceptin", date="2023-02-01"), b.medication(P, "cisplatin", "2555", date="2023-02-01")])
+    assert regimens(cards) == [["trastuzumab deruxtecan"], ["disitamab vedotin"]]
+    tdxd = by_topic(cards, "her2-therapy")[0]
+    assert "after failure with a trastuzumab-containing regimen" in tdxd["detail"]
+    assert "third line or later" in tdxd["detail"]
+    assert "Interstitial lung disease developed in 10%" in tdxd["detail"]
+    assert "Confirm HER2 first" in tdxd["detail"]
+    [test] = by_topic(cards, "her2-testing")
+    assert test["summary"].startswith("HER2 result predates trastuzumab")
+    codes = [a["resource"]["code"]["coding"][0]["code"] for s in test["suggestions"] for a in s["actions"]]
+    assert codes == ["18474-7", "69548-6"]
+
+
+def test_result_after_trastuzumab_needs_no_retest(client):
+    cards = run(client, b.ihc(P, "3+", date="2024-05-01"), history=[b.medication(P, "trastuzumab", "224905", date="2023-02-01")])
+    assert by_topic(cards, "her2-testing") == []
+    assert "Confirm HER2 first" not in by_topic(cards, "her2-therapy")[0]["detail"]
+
+
+def test_no_her2_result_suggests_testing(client):
+    cards = run(client)
+    assert status_ext(cards)["status"] == "not-tested"
+    [test] = by_topic(cards, "her2-testing")
+    assert "inoperable locally advanced, recurrent or metastatic gastric adenocarcinoma" in test["detail"]
+
+
+def test_plasma_results_do_not_set_gastric_status(client):
+    cards = run(client, b.erbb2_cn(P, True, 30), b.apcn(P, 40))
+    ext = status_ext(cards)
+    assert ext["status"] == "not-tested" and ext["basis"] == []
+    assert "defines no plasma (ctDNA) HER2 criterion" in cards[0]["detail"]
+
+
+def test_gastric_trials_with_source_status_words(client):
+    cards = run(client, b.ihc(P, "3+"))
+    trials = by_topic(cards, "her2-trials")[0]
+    ids = trials["extension"]["her2cds"]["trials"]
+    assert "NCT03615326" in ids and "NCT03929666" in ids
+    assert not {"NCT02901301", "NCT01953926", "NCT03556345"} & set(ids)
+    assert "still recruiting" in trials["detail"]
+    assert "recruiting status not stated in source" in trials["detail"]
+
+
+def test_both_tumour_types_get_one_status_card_each(client):
+    cards = run(client, b.ihc(P, "3+", 80), extra=[b.crc(P)])
+    statuses = [c["extension"]["her2cds"]["tumorType"] for c in by_topic(cards, "her2-status")]
+    assert statuses == ["colorectal", "gastric"]
+    assert "Both colorectal and gastric/GEJ cancer are on file" in by_topic(cards, "her2-status")[0]["detail"]
+
+
+def test_text_only_diagnosis_is_recognised(client):
+    resources = [b.patient(P), {"resourceType": "Condition", "id": "c1", "subject": {"reference": f"Patient/{P}"},
+                                "code": {"text": "Adenocarcinoma of the gastroesophageal junction, stage IV"}},
+                 b.ihc(P, "3+")]
+    code, body = call(client, b.hook_request("patient-view", P, resources))
+    assert status_ext(body["cards"])["tumorType"] == "gastric"
+
+
+def test_refuted_diagnosis_is_ignored(client):
+    resources = [b.patient(P), b.gastric(P, verification="refuted"), b.ihc(P, "3+")]
+    code, body = call(client, b.hook_request("patient-view", P, resources))
+    assert body["cards"][0]["source"]["topic"]["code"] == "out-of-scope"
