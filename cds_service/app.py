@@ -21,6 +21,7 @@ from .services import order_select, order_sign, patient_view
 from .settings import Settings
 from .validation import HookRequest, parse_json_body, validate_hook_request
 from .feedback import validate_feedback
+from .fhir_client import FhirFetcher
 
 log = logging.getLogger("her2cds")
 HANDLERS: dict[str, Callable[[Engine, HookRequest, PatientData], list[dict]]] = {
@@ -49,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if unsigned:
         log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
                     "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
-    fetcher = None  # no FHIR-server fallback yet: absent prefetch keys are reported as unavailable
+    fetcher = FhirFetcher(settings)
 
     @app.before_request
     def _start() -> None:

@@ -8,7 +8,7 @@ from .discovery import PREFETCH
 from .fhir_read import ParsedResources, iter_resources, parse_resources
 from .validation import HookRequest
 
-# fetch(request, {key: query}) -> {key: value or None}, {key: why it failed}
+# fetch(request, {key: prefetch template}) -> ({key: value}, {key: why it failed})
 Fetcher = Callable[[HookRequest, dict[str, str]], tuple[dict[str, Any], dict[str, str]]]
 
 
@@ -46,10 +46,6 @@ def _other_patient(resource: Any, patient_id: str) -> bool:
     return False
 
 
-def query_for(key: str, patient_id: str) -> str:
-    return PREFETCH[key].replace("{{context.patientId}}", patient_id)
-
-
 def gather(request: HookRequest, fetch: Fetcher | None = None) -> PatientData:
     """Collect every prefetch key from the request, fetching the absent or null ones."""
     values: dict[str, Any] = {}
@@ -58,7 +54,7 @@ def gather(request: HookRequest, fetch: Fetcher | None = None) -> PatientData:
     for key in PREFETCH:
         value = request.prefetch.get(key)
         if value is None:
-            to_fetch[key] = query_for(key, request.patient_id)
+            to_fetch[key] = PREFETCH[key]
             continue
         problem = _usable(value)
         if problem:

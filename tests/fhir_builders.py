@@ -23,8 +23,9 @@ SPECIMENS = {"plasma": ("119361006", "Plasma specimen"), "tissue": ("119376003",
 _ids = itertools.count(1)
 
 
-def _id(prefix: str) -> str:
-    return f"{prefix}-{next(_ids)}"
+def _id(pid: str, prefix: str) -> str:
+    """Ids unique across patients, so all fixtures can share one FHIR server."""
+    return f"{pid}-{prefix}-{next(_ids)}"
 
 
 def reset_ids() -> None:
@@ -49,7 +50,7 @@ def patient(pid: str, family: str = "Synthetic", given: str = "Test", birth: str
 
 def condition(pid: str, system: str, code: str, display: str, verification: str = "confirmed",
               stage: str | None = None, cid: str | None = None) -> dict:
-    res = {"resourceType": "Condition", "id": cid or _id("cond"),
+    res = {"resourceType": "Condition", "id": cid or _id(pid, "cond"),
            "clinicalStatus": cc("http://terminology.hl7.org/CodeSystem/condition-clinical", "active"),
            "verificationStatus": cc("http://terminology.hl7.org/CodeSystem/condition-ver-status", verification),
            "code": cc(system, code, display, text=display), "subject": {"reference": f"Patient/{pid}"}}
@@ -72,7 +73,7 @@ def liver_mets(pid: str) -> dict:
 
 def _obs(pid: str, code: dict, date: str, status: str = "final", oid: str | None = None,
          specimen: str | None = None) -> dict:
-    res = {"resourceType": "Observation", "id": oid or _id("obs"), "status": status,
+    res = {"resourceType": "Observation", "id": oid or _id(pid, "obs"), "status": status,
            "category": [cc("http://terminology.hl7.org/CodeSystem/observation-category", "laboratory")],
            "code": code, "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": date}
     if specimen:
@@ -169,7 +170,7 @@ def medication(pid: str, text: str, rxnorm: str | None = None, status: str = "co
     concept: dict[str, Any] = {"text": text}
     if rxnorm:
         concept["coding"] = [{"system": RXNORM, "code": rxnorm, "display": text}]
-    res: dict[str, Any] = {"resourceType": rtype, "id": mid or _id("med"), "status": status,
+    res: dict[str, Any] = {"resourceType": rtype, "id": mid or _id(pid, "med"), "status": status,
                            "medicationCodeableConcept": concept, "subject": {"reference": f"Patient/{pid}"}}
     if rtype == "MedicationRequest":
         res.update({"intent": "order", "authoredOn": date})
@@ -179,13 +180,13 @@ def medication(pid: str, text: str, rxnorm: str | None = None, status: str = "co
 
 
 def draft_order(pid: str, text: str, rxnorm: str | None = None, mid: str | None = None, **extra: Any) -> dict:
-    res = medication(pid, text, rxnorm, status="draft", date="2026-11-24", mid=mid or _id("draft"))
+    res = medication(pid, text, rxnorm, status="draft", date="2026-11-24", mid=mid or _id(pid, "draft"))
     res.update(extra)
     return res
 
 
 def test_order(pid: str, loinc: str, text: str, sid: str | None = None) -> dict:
-    return {"resourceType": "ServiceRequest", "id": sid or _id("sr"), "status": "draft", "intent": "order",
+    return {"resourceType": "ServiceRequest", "id": sid or _id(pid, "sr"), "status": "draft", "intent": "order",
             "code": cc(LOINC, loinc, text, text=text), "subject": {"reference": f"Patient/{pid}"}}
 
 
