@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 import uuid
 from typing import Any, Callable
@@ -22,6 +23,8 @@ from .settings import Settings
 from .validation import HookRequest, parse_json_body, validate_hook_request
 from .feedback import validate_feedback
 from .fhir_client import FhirFetcher
+from .security import AuthError, Verifier, load_issuers
+from .storage import Store, pseudonym
 
 log = logging.getLogger("her2cds")
 HANDLERS: dict[str, Callable[[Engine, HookRequest, PatientData], list[dict]]] = {
@@ -46,11 +49,32 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["her2cds"] = {"settings": settings, "engine": engine}
     CORS(app, resources={r"/cds-services*": {"origins": "*"}, r"/healthz": {"origins": "*"}},
          allow_headers=["Authorization", "Content-Type"], methods=["GET", "POST", "OPTIONS"], max_age=600)
+    store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
+    app.extensions["her2cds"]["store"] = store
     unsigned = settings.trusted_issuers_file is None
+    verifier = None
     if unsigned:
         log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
                     "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
+    else:
+        verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s)
+    pseudonym_key = (settings.pseudonym_key or "").encode() or secrets.token_bytes(32)
+    if not settings.pseudonym_key:
+        log.warning("HER2CDS_PSEUDONYM_KEY is not set: a random key was generated for this process; "
+                    "audit patient keys will not match across restarts or replicas.")
     fetcher = FhirFetcher(settings)
+
+    def authenticate() -> list[str] | None:
+        """Verify the caller when issuers are configured; the FHIR bases it may use (None: any)."""
+        if verifier is None:
+            return None
+        base = (settings.public_base_url or request.host_url).rstrip("/")
+        try:
+            claims = verifier.verify(request.headers.get("Authorization"), base + request.path)
+        except AuthError as exc:
+            log.warning("call rejected: JWT check failed", extra={"reason": exc.code, "path": request.path})
+            raise ApiError(401, exc.code, exc.reason) from None
+        return claims["_issuer"].fhir_servers
 
     @app.before_request
     def _start() -> None:
@@ -65,7 +89,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
         log.info("request rejected", extra={"status": exc.status, "error": exc.code, "path": request.path})
-        return _json(exc.body(g.get("request_id", "")), exc.status)
+        headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'} \
+            if exc.status == 401 else None
+        return _json(exc.body(g.get("request_id", "")), exc.status, headers)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -89,32 +115,47 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz() -> Response:
-        body = {"status": "ok", "knowledgeVersion": engine.knowledge.version,
+        database = store.ready()
+        body = {"status": "ok" if database else "degraded", "knowledgeVersion": engine.knowledge.version,
+                "database": "ok" if database else "unavailable",
                 "authentication": "DISABLED: unsigned calls accepted (local use only)" if unsigned else "jwt"}
-        return _json(body)
+        return _json(body, 200 if database else 503)
 
     @app.post("/cds-services/<service_id>")
     def call_service(service_id: str) -> Response:
         if service_id not in SERVICES:
             raise ApiError(404, "unknown-service", f"no CDS service '{service_id}'")
+        allowed_bases = authenticate()
         body = parse_json_body(request.get_data(cache=False), request.content_type)
         hook_request = validate_hook_request(body, SERVICES[service_id]["hook"])
-        data = gather(hook_request, fetcher)
+        data = gather(hook_request, lambda r, t: fetcher(r, t, allowed_bases))
         if all(key in data.unavailable for key in ESSENTIAL_KEYS):
             raise ApiError(412, "prefetch-missing",
                            "cannot assess: " + "; ".join(data.unavailable[k] for k in ESSENTIAL_KEYS))
         cards = HANDLERS[service_id](engine, hook_request, data)
-        log.info("hook answered", extra={"service": service_id, "cards": len(cards),
-                                         "ms": round((time.perf_counter() - g.started) * 1000, 1)})
+        latency = round((time.perf_counter() - g.started) * 1000, 1)
+        try:
+            store.record_call(hook_request.hook_instance, service_id, latency,
+                              pseudonym(pseudonym_key, hook_request.patient_id), engine.knowledge.version, cards)
+        except Exception:  # noqa: BLE001 - the advice still goes out; the failure is logged loudly
+            log.exception("AUDIT WRITE FAILED: cards returned without an audit record", extra={"service": service_id})
+        log.info("hook answered", extra={"service": service_id, "cards": len(cards), "ms": latency})
         return _json({"cards": cards})
 
     @app.post("/cds-services/<service_id>/feedback")
     def feedback(service_id: str) -> Response:
         if service_id not in SERVICES:
             raise ApiError(404, "unknown-service", f"no CDS service '{service_id}'")
+        authenticate()
         body = parse_json_body(request.get_data(cache=False), request.content_type)
         items = validate_feedback(body)
-        log.info("feedback received", extra={"service": service_id, "items": len(items)})
+        for i, item in enumerate(items):
+            issued = store.issued(item["card"])
+            if issued is None or issued.service != service_id:
+                raise ApiError(400, "unknown-card", f"card {item['card']} was not issued by {service_id}",
+                               f"feedback[{i}].card")
+        store.add_feedback(service_id, items)
+        log.info("feedback stored", extra={"service": service_id, "items": len(items)})
         return _json({"accepted": len(items)})
 
     return app

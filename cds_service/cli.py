@@ -98,6 +98,15 @@ def _call(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from .storage import DEFAULT_DATABASE_URL, migrate
+
+    settings = Settings.from_env()
+    migrate(settings.database_url or DEFAULT_DATABASE_URL)
+    print("database schema is at the newest revision")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("--url", help="base URL of a running service (default: in-process)")
     call.add_argument("--json", action="store_true", help="print the raw JSON response")
     call.set_defaults(func=_call)
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply the Alembic migrations to DATABASE_URL").set_defaults(func=_db_upgrade)
     args = parser.parse_args(argv)
     return args.func(args)
 

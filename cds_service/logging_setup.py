@@ -43,3 +43,6 @@ def configure_logging(level: str = "INFO") -> None:
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)
     logger.propagate = True
+    # urllib3 logs request URLs (which carry patient ids in FHIR searches) on retries and at DEBUG.
+    # The FHIR fallback logs its own failures without patient data, so urllib3's logger is off.
+    logging.getLogger("urllib3").setLevel(logging.CRITICAL + 1)  # children inherit it

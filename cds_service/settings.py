@@ -54,6 +54,8 @@ class Settings:
     ctgov_api_url: str = "https://clinicaltrials.gov/api/v2"
     trial_overlay: str | None = None
     knowledge_dir: Path | None = None
+    jwt_leeway_s: float = 30.0
+    db_auto_migrate: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -74,4 +76,6 @@ class Settings:
             ctgov_api_url=env.get("HER2CDS_CTGOV_API_URL") or "https://clinicaltrials.gov/api/v2",
             trial_overlay=(env.get("HER2CDS_TRIAL_OVERLAY") or None),
             knowledge_dir=Path(knowledge_dir) if knowledge_dir else None,
+            jwt_leeway_s=_number(env, "HER2CDS_JWT_LEEWAY_S", 30.0),
+            db_auto_migrate=_bool(env, "HER2CDS_DB_AUTO_MIGRATE", True),
         )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 SEEDS = ROOT.parent / "shared" / "seeds"
 SERVICE_FOR_HOOK = {"patient-view": "her2-patient-view", "order-select": "her2-order-select", "order-sign": "her2-order-sign"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _work_in_a_temporary_directory(tmp_path_factory):
+    """The default SQLite file is created in the working directory: keep it out of the checkout."""
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(previous)
 
 
 @pytest.fixture(scope="session")

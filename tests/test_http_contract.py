@@ -166,11 +166,27 @@ def _feedback(**kw):
     return {"feedback": [item]}
 
 
+def _issued_warning(client) -> dict:
+    response = client.post("/cds-services/her2-order-sign", json=load_request("crc-ihc3-positive-cetuximab-sign"))
+    return next(c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == "order-warning")
+
+
 def test_feedback_accepts_valid_shape(client):
-    response = client.post("/cds-services/her2-order-sign/feedback", json=_feedback(acceptedSuggestions=[{"id": str(uuid.uuid4())}]))
+    card = _issued_warning(client)
+    accepted = _feedback(card=card["uuid"], acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}])
+    response = client.post("/cds-services/her2-order-sign/feedback", json=accepted)
     assert response.status_code == 200 and response.get_json()["accepted"] == 1
-    overridden = _feedback(outcome="overridden", overrideReason={"reason": {"code": "clinician-judgement", "system": "urn:her2-cds:override-reason"}, "userComment": "ok"})
+    overridden = _feedback(card=card["uuid"], outcome="overridden",
+                           overrideReason={"reason": {"code": "clinician-judgement", "system": "urn:her2-cds:override-reason"}, "userComment": "ok"})
     assert client.post("/cds-services/her2-order-sign/feedback", json=overridden).status_code == 200
+
+
+def test_feedback_for_a_card_not_issued_is_rejected(client):
+    response = client.post("/cds-services/her2-order-sign/feedback", json=_feedback())
+    assert response.status_code == 400 and response.get_json()["error"] == "unknown-card"
+    card = _issued_warning(client)  # issued by order-sign, not by patient-view
+    response = client.post("/cds-services/her2-patient-view/feedback", json=_feedback(card=card["uuid"]))
+    assert response.status_code == 400
 
 
 @pytest.mark.parametrize("body, field", [

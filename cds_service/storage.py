@@ -1,0 +1,157 @@
+"""Records: issued cards, feedback, audit and the JWT replay store (SQLAlchemy 2, Alembic).
+
+SQLite file by default; PostgreSQL (psycopg 3) when DATABASE_URL says so. Several replicas share
+one database, so the replay store and feedback are consistent across them.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+DEFAULT_DATABASE_URL = "sqlite:///her2cds.sqlite3"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class AuditRecord(Base):
+    """One hook call: no names, no ids in clear, no result values."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hook_instance: Mapped[str] = mapped_column(String(128), index=True)
+    service: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latency_ms: Mapped[float] = mapped_column(Float)
+    patient_key: Mapped[str] = mapped_column(String(64), index=True)
+    knowledge_version: Mapped[str] = mapped_column(String(32))
+    cards: Mapped[list] = mapped_column(JSON)
+
+
+class IssuedCard(Base):
+    """A card the service returned, so feedback can be linked to it."""
+
+    __tablename__ = "issued_card"
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    audit_id: Mapped[int] = mapped_column(Integer, index=True)
+    topic: Mapped[str] = mapped_column(String(32))
+    warning: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class FeedbackRecord(Base):
+    __tablename__ = "feedback"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    service: Mapped[str] = mapped_column(String(64))
+    card_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    accepted_suggestions: Mapped[list] = mapped_column(JSON)
+    override_reason: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    outcome_timestamp: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SeenToken(Base):
+    """JWT ids seen, kept until the token expires (replay protection)."""
+
+    __tablename__ = "seen_jti"
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    iss: Mapped[str] = mapped_column(String(512))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+def migrate(database_url: str) -> None:
+    """Bring the database schema to the newest Alembic revision."""
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    command.upgrade(config, "head")
+
+
+def pseudonym(key: bytes, patient_id: str) -> str:
+    """Keyed HMAC-SHA256 of the patient id: stable per key, not reversible without it."""
+    return hmac.new(key, patient_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+class Store:
+    """The service's records, behind a small interface the web layer calls."""
+
+    def __init__(self, database_url: str | None, auto_migrate: bool = True) -> None:
+        self.url = database_url or DEFAULT_DATABASE_URL
+        if auto_migrate:
+            migrate(self.url)
+        self.engine = create_engine(self.url, pool_pre_ping=True, future=True)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def ready(self) -> bool:
+        """True when the database answers."""
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            return False
+
+    def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
+                    knowledge_version: str, cards: list[dict]) -> None:
+        summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
+                    "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
+        with self.session.begin() as s:
+            audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(timezone.utc),
+                                latency_ms=latency_ms, patient_key=patient_key,
+                                knowledge_version=knowledge_version, cards=summary)
+            s.add(audit)
+            s.flush()
+            s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
+                                 warning=c["warning"]) for c in summary)
+
+    def issued(self, card_uuid: str) -> IssuedCard | None:
+        with self.session() as s:
+            return s.get(IssuedCard, card_uuid)
+
+    def add_feedback(self, service: str, items: list[dict]) -> None:
+        now = datetime.now(timezone.utc)
+        with self.session.begin() as s:
+            s.add_all(FeedbackRecord(service=service, card_uuid=i["card"], outcome=i["outcome"],
+                                     accepted_suggestions=i.get("acceptedSuggestions") or [],
+                                     override_reason=i.get("overrideReason"),
+                                     outcome_timestamp=i["outcomeTimestamp"], received_at=now) for i in items)
+
+    def feedback_for(self, card_uuid: str) -> list[FeedbackRecord]:
+        with self.session() as s:
+            return list(s.scalars(select(FeedbackRecord).where(FeedbackRecord.card_uuid == card_uuid)))
+
+    def audits(self, hook_instance: str | None = None) -> list[AuditRecord]:
+        with self.session() as s:
+            query = select(AuditRecord)
+            if hook_instance:
+                query = query.where(AuditRecord.hook_instance == hook_instance)
+            return list(s.scalars(query.order_by(AuditRecord.id)))
+
+    def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
+        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged."""
+        now = datetime.now(timezone.utc)
+        try:
+            with self.session.begin() as s:
+                s.execute(delete(SeenToken).where(SeenToken.expires_at < now))
+                s.add(SeenToken(jti=f"{iss}\x1f{jti}"[:255], iss=iss[:512], expires_at=expires_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def dump(self) -> dict[str, Any]:
+        """Every stored row as plain data (tests and PHI checks)."""
+        with self.session() as s:
+            return {model.__tablename__: [{c.name: getattr(row, c.name) for c in model.__table__.columns}
+                                          for row in s.scalars(select(model))]
+                    for model in (AuditRecord, IssuedCard, FeedbackRecord, SeenToken)}
