@@ -6,6 +6,7 @@ import logging
 import secrets
 import time
 import uuid
+from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask, Response, g, request
@@ -112,6 +113,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/cds-services")
     def discovery() -> Response:
         return _json(discovery_document(engine.knowledge))
+
+    openapi_text = (Path(__file__).parent / "openapi.yaml").read_text(encoding="utf-8")
+
+    @app.get("/openapi.yaml")
+    def openapi() -> Response:
+        return Response(openapi_text, mimetype="application/yaml")
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -9,6 +9,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from .fhir_read import ParsedResources, codings, concept_texts, has_code, parse_datetime
@@ -90,15 +91,14 @@ class Facts:
 # ---------------------------------------------------------------- values and units
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        try:
-            value = float(value) if isinstance(value, str) else None
-        except ValueError:
-            return None
-    if value is None:
+    """A finite float, or None for anything else (bools, text, NaN, infinities, overflow)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
         return None
-    value = float(value)
-    return value if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def quantity(q: Any, allowed_units: set[str | None]) -> tuple[float | None, str | None]:

@@ -44,7 +44,7 @@ def validate_feedback(body: dict) -> list[dict]:
             raise _fail(f"{where or 'body'} must be an object", where or "body")
         if not isinstance(item.get("card"), str) or not _is_uuid(item["card"]):
             raise _fail("'card' must be the uuid of a card", f"{prefix}card")
-        if item.get("outcome") not in OUTCOMES:
+        if not isinstance(item.get("outcome"), str) or item["outcome"] not in OUTCOMES:
             raise _fail("'outcome' must be 'accepted' or 'overridden'", f"{prefix}outcome")
         if not _is_datetime(item.get("outcomeTimestamp")):
             raise _fail("'outcomeTimestamp' must be an ISO 8601 date-time", f"{prefix}outcomeTimestamp")

@@ -131,9 +131,9 @@ def parse_resources(values: Iterable[Any], parsed: ParsedResources | None = None
     for resource in (r for v in values for r in iter_resources(v)):
         if isinstance(resource, dict) and resource.get("resourceType") == "MedicationOrder":
             resource = medication_order_as_request(resource)
-        if isinstance(resource, dict) and resource.get("resourceType") not in READ_TYPES:
-            if isinstance(resource.get("resourceType"), str):
-                continue
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        if isinstance(rtype, str) and rtype not in READ_TYPES:
+            continue
         valid, problem = validate_resource(resource)
         if valid is not None:
             parsed.add(valid)
@@ -166,13 +166,20 @@ def parse_datetime(value: Any) -> datetime | None:
 
 
 def codings(concept: Any) -> list[dict]:
-    """The codings of a CodeableConcept, tolerating a missing or malformed one."""
+    """The codings of a CodeableConcept as {system, code, display} holding only strings.
+
+    Orders are read before (or despite) validation, so values may have any JSON type; keeping
+    strings only means no caller can trip over an object where a code belongs.
+    """
     if not isinstance(concept, dict):
         return []
     items = concept.get("coding")
     if isinstance(items, dict):
         items = [items]
-    return [c for c in items or [] if isinstance(c, dict)]
+    if not isinstance(items, list):
+        return []
+    return [{k: c[k] for k in ("system", "code", "display") if isinstance(c.get(k), str)}
+            for c in items if isinstance(c, dict)]
 
 
 def concept_texts(concept: Any) -> list[str]:

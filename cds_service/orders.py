@@ -42,7 +42,7 @@ def read_draft_orders(context: dict, selected_only: bool, parsed: ParsedResource
             continue
         if wanted and ref not in wanted:
             continue
-        if resource.get("status") in IGNORED_ORDER_STATUS:
+        if isinstance(resource.get("status"), str) and resource["status"] in IGNORED_ORDER_STATUS:
             continue
         valid, problem = validate_resource(resource)
         if problem:  # read leniently anyway: clients send slightly-off orders (interface.md)
