@@ -7,6 +7,8 @@ its own, and report what still fails instead of rejecting the call.
 from __future__ import annotations
 
 import copy
+import json
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
@@ -70,7 +72,34 @@ def medication_order_as_request(resource: dict) -> dict:
     return converted
 
 
+_OUTCOMES: "OrderedDict[str, tuple[dict | None, str | None, bool]]" = OrderedDict()
+OUTCOME_CACHE_SIZE = 4096
+
+
 def validate_resource(resource: Any) -> tuple[dict | None, str | None]:
+    """Validate one resource (outcome cached by content: an EHR sends the same patient's resources
+    for patient-view, order-select and order-sign). (dict, None) or (None, why)."""
+    try:
+        key = json.dumps(resource, separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        return _validate(resource)
+    cached = _OUTCOMES.get(key)
+    if cached is None:
+        valid, problem = _validate(resource)
+        repaired = valid is not None and valid is not resource
+        cached = (valid if repaired else None, problem, valid is not None)
+        _OUTCOMES[key] = cached
+        if len(_OUTCOMES) > OUTCOME_CACHE_SIZE:
+            _OUTCOMES.popitem(last=False)
+    else:
+        _OUTCOMES.move_to_end(key)
+    repaired_copy, problem, ok = cached
+    if not ok:
+        return None, problem
+    return (repaired_copy if repaired_copy is not None else resource), None
+
+
+def _validate(resource: Any) -> tuple[dict | None, str | None]:
     """Validate one resource; repair single objects where arrays belong. (dict, None) or (None, why)."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return None, "an entry is not a FHIR resource (no resourceType)"

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -70,12 +71,32 @@ class SeenToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def migrate(database_url: str) -> None:
-    """Bring the database schema to the newest Alembic revision."""
+def migrate(database_url: str, attempts: int = 5) -> None:
+    """Bring the database schema to the newest Alembic revision.
+
+    Several workers or replicas may start at once: PostgreSQL migrations hold an advisory lock
+    (migrations/env.py), and a failed attempt is retried, finding the schema already at head.
+    """
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url)
-    command.upgrade(config, "head")
+    for attempt in range(1, attempts + 1):
+        try:
+            command.upgrade(config, "head")
+            return
+        except Exception:  # noqa: BLE001 - another process may be migrating; retry, then give up
+            if attempt == attempts:
+                raise
+            time.sleep(0.2 * attempt)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL journal: readers do not block the writer, and commits need no full fsync each."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def pseudonym(key: bytes, patient_id: str) -> str:
@@ -91,6 +112,8 @@ class Store:
         if auto_migrate:
             migrate(self.url)
         self.engine = create_engine(self.url, pool_pre_ping=True, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
     def ready(self) -> bool:

@@ -119,3 +119,26 @@ def test_logs_carry_no_patient_data(tmp_path, caplog):
     json_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     in_requests = [line for line in json_lines if line["message"] in ("hook answered", "request rejected", "FHIR fallback failed")]
     assert len(in_requests) >= 3 and all(line["requestId"] for line in in_requests)
+
+
+def test_concurrent_migrations_on_a_fresh_database(database_url):
+    """Workers and replicas start together: every concurrent migrate() must succeed."""
+    import threading
+
+    from cds_service.storage import migrate
+
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            migrate(database_url)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == []
+    assert Store(database_url, auto_migrate=False).ready()

@@ -14,6 +14,10 @@ if context.is_offline_mode():
 else:
     engine = create_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # One migrator at a time across replicas; released when the session ends.
+            connection.exec_driver_sql("SELECT pg_advisory_lock(727274)")
+            connection.commit()
         context.configure(connection=connection, target_metadata=Base.metadata)
         with context.begin_transaction():
             context.run_migrations()
