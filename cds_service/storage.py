@@ -5,16 +5,19 @@ one database, so the replay store and feedback are consistent across them.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
-import time
+import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, event, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
@@ -71,23 +74,36 @@ class SeenToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
-def migrate(database_url: str, attempts: int = 5) -> None:
+_MIGRATION_LOCK = threading.Lock()  # Alembic's context is process-global: one migration at a time
+
+
+@contextmanager
+def _sqlite_file_lock(database_url: str) -> Iterator[None]:
+    """Across processes (gunicorn workers), one SQLite migrator at a time: a lock file beside the DB."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        yield
+        return
+    with open(f"{url.database}.migrate-lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def migrate(database_url: str) -> None:
     """Bring the database schema to the newest Alembic revision.
 
-    Several workers or replicas may start at once: PostgreSQL migrations hold an advisory lock
-    (migrations/env.py), and a failed attempt is retried, finding the schema already at head.
+    Workers and replicas may start at once: migrations are serialised in-process, by a lock file
+    for SQLite and by an advisory lock for PostgreSQL (migrations/env.py); the second migrator
+    then finds the schema at head and does nothing.
     """
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     config.set_main_option("sqlalchemy.url", database_url)
-    for attempt in range(1, attempts + 1):
-        try:
-            command.upgrade(config, "head")
-            return
-        except Exception:  # noqa: BLE001 - another process may be migrating; retry, then give up
-            if attempt == attempts:
-                raise
-            time.sleep(0.2 * attempt)
+    with _MIGRATION_LOCK, _sqlite_file_lock(database_url):
+        command.upgrade(config, "head")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
