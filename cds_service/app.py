@@ -26,6 +26,7 @@ from .feedback import validate_feedback
 from .fhir_client import FhirFetcher
 from .security import AuthError, Verifier, load_issuers
 from .storage import Store, pseudonym
+from .trial_registry import OverlayReader, overlay_path
 
 log = logging.getLogger("her2cds")
 HANDLERS: dict[str, Callable[[Engine, HookRequest, PatientData], list[dict]]] = {
@@ -44,7 +45,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the service. Knowledge files are loaded and validated here, once."""
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    engine = Engine(load_knowledge(settings.knowledge_dir))
+    knowledge = load_knowledge(settings.knowledge_dir)
+    overlay = OverlayReader(overlay_path(settings, knowledge), settings.trial_overlay_max_age_days)
+    engine = Engine(knowledge, overlay)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["her2cds"] = {"settings": settings, "engine": engine}
@@ -124,7 +127,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     def healthz() -> Response:
         database = store.ready()
         body = {"status": "ok" if database else "degraded", "knowledgeVersion": engine.knowledge.version,
-                "database": "ok" if database else "unavailable",
+                "database": "ok" if database else "unavailable", "trialOverlay": overlay.health(),
                 "authentication": "DISABLED: unsigned calls accepted (local use only)" if unsigned else "jwt"}
         return _json(body, 200 if database else 503)
 

@@ -11,6 +11,7 @@ from typing import Any
 from .criteria import MET, NOT_MET, UNKNOWN, Outcome, evaluate
 from .facts import Facts, Result, Variant
 from .knowledge import Knowledge
+from .trial_registry import OPEN_STATUSES
 
 OFFERED_TRIAL_STATUS = {"recruiting", "not-yet-recruiting", "ongoing"}
 
@@ -37,6 +38,7 @@ class TrialMatch:
     trial: dict
     arm: str | None
     notes: list[str]
+    registry: dict | None = None  # the overlay's entry when a registry refresh is in use
 
 
 @dataclass
@@ -63,6 +65,8 @@ class Assessment:
     therapy_gaps: list[str] = field(default_factory=list)
     trials: list[TrialMatch] = field(default_factory=list)
     trials_unassessable: list[tuple[dict, list[str]]] = field(default_factory=list)
+    trials_closed: list[tuple[dict, str]] = field(default_factory=list)  # matching, but not open per registry
+    overlay: Any = None
     tests: list[TestDue] = field(default_factory=list)
     ras: RasStatus | None = None
     view: dict[str, Any] = field(default_factory=dict)
@@ -255,7 +259,7 @@ def _copy_number_lines(facts: Facts, knowledge: Knowledge) -> list[str]:
     return lines
 
 
-def assess_colorectal(facts: Facts, knowledge: Knowledge) -> Assessment:
+def assess_colorectal(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> Assessment:
     crc = knowledge.crc
     ras = ras_status(facts, knowledge)
     view = build_view(facts, ras)
@@ -290,7 +294,7 @@ def assess_colorectal(facts: Facts, knowledge: Knowledge) -> Assessment:
     if status == "positive":
         _crc_therapies(a, facts, knowledge, ras)
     _crc_tests(a, facts, view, status)
-    a.trials, a.trials_unassessable = match_trials(knowledge, "colorectal", view, a, facts)
+    a.trials, a.trials_unassessable = match_trials(knowledge, "colorectal", view, a, facts, overlay)
     return a
 
 
@@ -329,8 +333,14 @@ def _crc_notes(a: Assessment, facts: Facts, view: dict, ras: RasStatus, status: 
         a.notes.append("her2-low-crc-tdxd")
     if ras.mutant:
         a.notes += ["ras-mutant-dual-blockade", "ras-cooccurrence"]
+        if any("in plasma" in m for m in ras.mutant):
+            a.notes.append("ras-high-clonality-heracles")
+    if status == "positive" and any(v.present and v.gene in ("KRAS", "NRAS", "BRAF", "PIK3CA") for v in facts.variants):
+        a.notes.append("triumph-coalterations")
     if view["plasma_erbb2_amplified"] is False:
-        a.notes.append("ctdna-false-negative")
+        a.notes += ["ctdna-false-negative", "ctdna-low-shedding"]
+    if any(d in ("cetuximab", "panitumumab") for u in facts.history for d in u.drugs):
+        a.notes.append("acquired-after-anti-egfr")
     if status == "positive" and view["ihc_score"] in ("2+", "3+"):
         a.notes.append("ihc3-better-response")
     if any(v.present and v.gene in ("KRAS", "NRAS", "PIK3CA") and v.origin == "plasma" for v in facts.variants):
@@ -371,7 +381,7 @@ def _crc_tests(a: Assessment, facts: Facts, view: dict, status: str) -> None:
 
 # ---------------------------------------------------------------- gastric
 
-def assess_gastric(facts: Facts, knowledge: Knowledge) -> Assessment:
+def assess_gastric(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> Assessment:
     gc = knowledge.gastric
     ras = RasStatus(wild_type=None)
     view = build_view(facts, ras)
@@ -426,7 +436,7 @@ def assess_gastric(facts: Facts, knowledge: Knowledge) -> Assessment:
         a.tests.append(TestDue("reflex-ish", "IHC 2+ with no ISH result on file."))
     if score is None:
         a.tests.append(TestDue("gastric-test", "No HER2 IHC result on file."))
-    a.trials, a.trials_unassessable = match_trials(knowledge, "gastric", view, a, facts)
+    a.trials, a.trials_unassessable = match_trials(knowledge, "gastric", view, a, facts, overlay)
     return a
 
 
@@ -447,9 +457,23 @@ def _gastric_therapies(a: Assessment, facts: Facts, knowledge: Knowledge) -> Non
 
 # ---------------------------------------------------------------- trials
 
-def match_trials(knowledge: Knowledge, tumour_type: str, view: dict, a: Assessment, facts: Facts
-                 ) -> tuple[list[TrialMatch], list[tuple[dict, list[str]]]]:
+def _offered(trial: dict, overlay: Any) -> tuple[bool, dict | None, str | None]:
+    """Whether a trial may be offered: by the registry overlay when present, else by the source."""
+    if overlay is None:
+        return trial["status_class"] in OFFERED_TRIAL_STATUS, None, None
+    entry = overlay.trials.get(trial["nct"])
+    if entry is None:
+        why = "not found in the registry" if trial["nct"] in overlay.missing else "no registry status in the overlay"
+        return False, None, why
+    if entry.get("overallStatus") in OPEN_STATUSES:
+        return True, entry, None
+    return False, entry, f"registry status {entry.get('overallStatus')} on {overlay.date}"
+
+
+def match_trials(knowledge: Knowledge, tumour_type: str, view: dict, a: Assessment, facts: Facts,
+                 overlay: Any = None) -> tuple[list[TrialMatch], list[tuple[dict, list[str]]]]:
     """Offered trials whose HER2 criterion the patient meets; and those that cannot be assessed."""
+    a.overlay = overlay
     if a.status == "not-tested":
         return [], []
     trial_view = dict(view)
@@ -458,9 +482,16 @@ def match_trials(knowledge: Knowledge, tumour_type: str, view: dict, a: Assessme
     trial_view["criterion_HERACLES"] = "HERACLES" in a.met if tumour_type == "colorectal" else None
     matches, unassessable = [], []
     for trial in knowledge.trials:
-        if tumour_type not in trial["tumor_types"] or trial["status_class"] not in OFFERED_TRIAL_STATUS:
+        if tumour_type not in trial["tumor_types"]:
             continue
+        offered, registry, closed_reason = _offered(trial, overlay)
+        if not offered and (overlay is None or trial["status_class"] not in OFFERED_TRIAL_STATUS):
+            continue  # never offered by the source, and not open in the registry either
         outcome = evaluate(trial_view, knowledge.trial_arms(trial))
+        if not offered:
+            if outcome.result == MET:
+                a.trials_closed.append((trial, closed_reason or "not open"))
+            continue
         if outcome.result == UNKNOWN:
             unassessable.append((trial, outcome.missing))
             continue
@@ -475,20 +506,20 @@ def match_trials(knowledge: Knowledge, tumour_type: str, view: dict, a: Assessme
             notes.append("first-line trial" + ("; prior systemic therapy is on file" if facts.line == "later" else ""))
         elif trial["line"] == "previously-treated":
             notes.append("for previously treated patients" + ("; no prior systemic therapy is on file" if facts.line == "first" else ""))
-        matches.append(TrialMatch(trial, outcome.arm, notes))
+        matches.append(TrialMatch(trial, outcome.arm, notes, registry))
     return matches, unassessable
 
 
 NO_RESULT_TESTS = {"crc-tissue-test", "gastric-test"}
 
 
-def assess(facts: Facts, knowledge: Knowledge) -> list[Assessment]:
-    """One assessment per tumour type on file (colorectal first)."""
+def assess(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> list[Assessment]:
+    """One assessment per tumour type on file (colorectal first); `overlay`: registry trial status."""
     out = []
     if "colorectal" in facts.tumour_types:
-        out.append(assess_colorectal(facts, knowledge))
+        out.append(assess_colorectal(facts, knowledge, overlay))
     if "gastric" in facts.tumour_types:
-        out.append(assess_gastric(facts, knowledge))
+        out.append(assess_gastric(facts, knowledge, overlay))
     if not facts.observations_available:
         for a in out:  # absence of results is not known: never call it "not tested"
             a.missing.insert(0, "HER2 results could not be read from the EHR")

@@ -32,7 +32,7 @@ class CardBuilder:
     def source(self, topic: str, file: str | None = None, label: str | None = None) -> dict:
         doc = self.k.document(file or CRC_FILE)
         src: dict[str, Any] = {
-            "label": _summary(label or doc["label"]),
+            "label": f"{label or doc['label']} · knowledge {self.k.version_label}",
             "topic": {"system": TOPIC_SYSTEM, "code": topic, "display": TOPIC_DISPLAY[topic]},
         }
         if doc.get("url"):
@@ -45,7 +45,7 @@ class CardBuilder:
             "uuid": str(uuid.uuid4()),
             "summary": _summary(summary),
             "indicator": indicator,
-            "detail": detail + f"\n\n_Knowledge version {self.k.version}._",
+            "detail": detail + f"\n\n_Knowledge version {self.k.version_label}._",
             "source": self.source(topic, file, label),
         }
         if extension is not None:
@@ -126,28 +126,49 @@ class CardBuilder:
                          extension={"regimen": therapy["regimen"]})
 
     # ------------------------------------------------------------ trials
-    def trials_card(self, a: Assessment, overlay: dict | None = None) -> dict:
+    def trials_card(self, a: Assessment) -> dict:
         file = CRC_FILE if a.tumour_type == "colorectal" else GC_FILE
         doc = self.k.document(file)
-        lines = [f"Trials named in the {TUMOUR_LABEL[a.tumour_type]} source whose HER2 criterion this patient meets. "
-                 f"Status as reported in the source ({doc['date_label']}); check the registry for current status."]
+        overlay = a.overlay
+        if overlay is None:
+            lines = [f"Trials named in the {TUMOUR_LABEL[a.tumour_type]} source whose HER2 criterion this patient meets. "
+                     f"Status as reported in the source ({doc['date_label']}); check the registry for current status."]
+        else:
+            lines = [f"Trials named in the {TUMOUR_LABEL[a.tumour_type]} source whose HER2 criterion this patient meets "
+                     f"and that ClinicalTrials.gov lists as recruiting or not yet recruiting (registry status on {overlay.date})."]
+            if overlay.stale:
+                lines.append(f"**The registry status is {overlay.age_days:.0f} days old** (older than "
+                             f"{overlay.max_age_days:g} days): refresh it (`her2-cds trials refresh`) or check the registry.")
         links = []
         for m in a.trials:
             t = m.trial
-            src_doc = self.k.document(t["source"]["file"])
-            status = t["status_words"]
-            if t["status_class"] == "ongoing":
-                status = f"{status} per source; recruiting status not stated in source"
+            if m.registry is not None:
+                status = f"registry status on {overlay.date}: {m.registry['overallStatus']}"
+                if m.registry.get("lastUpdatePostDate"):
+                    status += f" (record last updated {m.registry['lastUpdatePostDate']})"
+                link_status = f"{m.registry['overallStatus']}, registry {overlay.date}"
+            else:
+                src_doc = self.k.document(t["source"]["file"])
+                status = t["status_words"]
+                if t["status_class"] == "ongoing":
+                    status = f"{status} per source; recruiting status not stated in source"
+                status = f"{status}, as reported in {src_doc['label']}, {src_doc['date_label']}; check the registry"
+                link_status = f"{t['status_words']}, as reported in source"
             extra = ("; " + "; ".join(m.notes)) if m.notes else ""
             lines.append(f"- **{t['nct']}** {t['name']} (phase {t['phase']}): {t['regimen']}. HER2 criterion: "
-                         f"{t['her2']['text']} — met by {m.arm}. Status: {status} (as reported {src_doc['date_label']}){extra}.")
-            links.append({"label": _summary(f"{t['nct']} {t['name']} ({t['status_words']}, as reported in source)"),
+                         f"{t['her2']['text']} — met by {m.arm}. Status: {status}{extra}.")
+            links.append({"label": _summary(f"{t['nct']} {t['name']} ({link_status})"),
                           "url": f"https://clinicaltrials.gov/study/{t['nct']}", "type": "absolute"})
+        if a.trials_closed:
+            lines.append("\n**Matching but not open in the registry:**")
+            lines += [f"- {t['nct']} {t['name']}: {why}" for t, why in a.trials_closed]
         if a.trials_unassessable:
             lines.append("\n**Could not be assessed** (missing data):")
             lines += [f"- {t['nct']} {t['name']}: " + "; ".join(missing) for t, missing in a.trials_unassessable]
-        lines.append("\nTrials the source lists as active-not-recruiting, or names without any status, are not offered.")
-        card = self.card("her2-trials", f"{len(a.trials)} HER2 trial(s) match ({TUMOUR_LABEL[a.tumour_type]}; source status, check registry)",
+        if overlay is None:
+            lines.append("\nTrials the source lists as active-not-recruiting, or names without any status, are not offered.")
+        when = f"registry {overlay.date}" + (", STALE" if overlay.stale else "") if overlay else "source status, check registry"
+        card = self.card("her2-trials", f"{len(a.trials)} HER2 trial(s) match ({TUMOUR_LABEL[a.tumour_type]}; {when})",
                          "\n".join(lines), file=file, extension={"trials": [m.trial["nct"] for m in a.trials]})
         card["links"] = links
         return card

@@ -107,6 +107,40 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trials_refresh(args: argparse.Namespace) -> int:
+    from .knowledge import load_knowledge
+    from .trial_registry import RefreshError, overlay_path, refresh
+
+    settings = Settings.from_env()
+    knowledge = load_knowledge(settings.knowledge_dir)
+    try:
+        path, report = refresh(settings, knowledge, min_interval_s=args.min_interval)
+    except RefreshError as exc:
+        print(f"refresh failed: {exc}. The previous overlay ({overlay_path(settings, knowledge)}) is left untouched.",
+              file=sys.stderr)
+        return 1
+    open_count = sum(1 for v in report.statuses.values() if v["overallStatus"] in ("RECRUITING", "NOT_YET_RECRUITING"))
+    print(f"wrote {path}: {len(report.statuses)} trials, {open_count} recruiting or not yet recruiting")
+    for nct in report.missing:
+        print(f"not found in the registry: {nct}")
+    return 0
+
+
+def _knowledge_report(args: argparse.Namespace) -> int:
+    from .knowledge import load_knowledge
+    from .report import build, render_html, render_markdown
+
+    knowledge = load_knowledge(Settings.from_env().knowledge_dir)
+    items = build(knowledge)
+    text = render_html(knowledge, items) if args.format == "html" else render_markdown(knowledge, items)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the Alembic migrations to DATABASE_URL").set_defaults(func=_db_upgrade)
+    trials = sub.add_parser("trials", help="trial status from ClinicalTrials.gov")
+    trials_sub = trials.add_subparsers(dest="trials_command", required=True)
+    refresh = trials_sub.add_parser("refresh", help="refresh the trial-status overlay from the registry")
+    refresh.add_argument("--min-interval", type=float, default=0.25, help="seconds between registry requests")
+    refresh.set_defaults(func=_trials_refresh)
+    knowledge = sub.add_parser("knowledge", help="the knowledge files")
+    knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
+    report = knowledge_sub.add_parser("report", help="a document for clinical reviewers")
+    report.add_argument("--format", choices=["md", "html"], default="md")
+    report.add_argument("--output", help="write to this file instead of stdout")
+    report.set_defaults(func=_knowledge_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -47,7 +47,7 @@ USAGE = ("Send the prefetch below or fhirServer + fhirAuthorization. Rules cover
 def discovery_document(knowledge: Knowledge) -> dict:
     """The GET /cds-services response."""
     return {"services": [
-        {**spec, "id": service_id, "description": f"{spec['description']} Knowledge version {knowledge.version}.",
+        {**spec, "id": service_id, "description": f"{spec['description']} Knowledge version {knowledge.version_label}.",
          "prefetch": dict(PREFETCH), "usageRequirements": USAGE}
         for service_id, spec in SERVICES.items()
     ]}

@@ -7,13 +7,15 @@ from .data_access import PatientData
 from .facts import FactReader, Facts
 from .knowledge import Knowledge
 from .medications import DrugMatcher
+from .trial_registry import OverlayReader
 
 
 class Engine:
     """Holds the loaded knowledge and the objects built from it (once, at start-up)."""
 
-    def __init__(self, knowledge: Knowledge) -> None:
+    def __init__(self, knowledge: Knowledge, overlay: OverlayReader | None = None) -> None:
         self.knowledge = knowledge
+        self.overlay = overlay
         self.matcher = DrugMatcher(knowledge)
         self.reader = FactReader(knowledge, self.matcher)
         self.cards = CardBuilder(knowledge)
@@ -30,7 +32,7 @@ class Engine:
         return facts
 
     def assessments(self, facts: Facts) -> list[Assessment]:
-        return assess(facts, self.knowledge)
+        return assess(facts, self.knowledge, self.overlay.current() if self.overlay else None)
 
     def patient_cards(self, facts: Facts, assessments: list[Assessment], patient_id: str) -> list[dict]:
         """Status, therapy, trial and testing cards (or the out-of-scope card)."""
@@ -40,7 +42,7 @@ class Engine:
         for a in assessments:
             cards.append(self.cards.status_card(a, both_types=len(assessments) > 1))
             cards += [self.cards.therapy_card(a, therapy, notes) for therapy, notes in a.therapies]
-            if a.trials:
+            if a.trials or a.trials_closed:
                 cards.append(self.cards.trials_card(a))
             cards += [self.cards.testing_card(t.suggestion_id, t.detail, patient_id) for t in a.tests]
         return cards

@@ -75,6 +75,16 @@ class Knowledge:
     documents: dict[str, dict] = field(default_factory=dict)
 
     @property
+    def date(self) -> str:
+        """The date the knowledge was last reviewed (sources.yaml `knowledge_date`)."""
+        return str(self.raw["sources"]["knowledge_date"])
+
+    @property
+    def version_label(self) -> str:
+        """Date and content hash: traces any card to the exact knowledge that produced it."""
+        return f"{self.date}+{self.version}"
+
+    @property
     def crc(self) -> dict:
         return self.raw["crc-criteria"]
 

@@ -55,6 +55,7 @@ class Settings:
     trial_overlay: str | None = None
     knowledge_dir: Path | None = None
     jwt_leeway_s: float = 30.0
+    trial_overlay_max_age_days: float = 30.0
     db_auto_migrate: bool = True
 
     @classmethod
@@ -77,5 +78,6 @@ class Settings:
             trial_overlay=(env.get("HER2CDS_TRIAL_OVERLAY") or None),
             knowledge_dir=Path(knowledge_dir) if knowledge_dir else None,
             jwt_leeway_s=_number(env, "HER2CDS_JWT_LEEWAY_S", 30.0),
+            trial_overlay_max_age_days=_number(env, "HER2CDS_TRIAL_OVERLAY_MAX_AGE_DAYS", 30.0),
             db_auto_migrate=_bool(env, "HER2CDS_DB_AUTO_MIGRATE", True),
         )

@@ -87,6 +87,37 @@ def gastric_after_trastuzumab(pid: str = "gc-post-t") -> list[dict]:
             b.medication(pid, "cisplatin", "2555", date="2023-02-01")]
 
 
+def crc_tissue_copy_number(pid: str = "crc-cn") -> list[dict]:
+    """CRC, IHC 3+ with tissue NGS copy number 70 and qPCR copy number 12 (Table 2 tissue cut-offs)."""
+    return _crc_base(pid) + [b.ihc(pid, "3+", 90), b.erbb2_cn(pid, True, 70, origin="tissue"),
+                             b.local_value(pid, "erbb2-cn-qpcr", 12, origin="tissue")]
+
+
+def crc_ihc2_no_ish(pid: str = "crc-ihc2") -> list[dict]:
+    """CRC, IHC 2+ without ISH, after cetuximab: equivocal, reflex ISH."""
+    return _crc_base(pid) + [b.ihc(pid, "2+", 40), b.medication(pid, "cetuximab", "318341", date="2023-03-01")]
+
+
+def gastric_plasma_only(pid: str = "gc-plasma") -> list[dict]:
+    """Gastric/GEJ with only a plasma ERBB2 amplification: information only, tissue test suggested."""
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), b.erbb2_cn(pid, True, 18)]
+
+
+def crc_no_her2_test(pid: str = "crc-untested") -> list[dict]:
+    """Metastatic CRC with no HER2 result on file."""
+    return _crc_base(pid)
+
+
+def gastric_ihc1_ish_positive(pid: str = "gc-ihc1-ish") -> list[dict]:
+    """Gastric/GEJ, IHC 1+ with ISH ratio 3.0: amplified but not positive for trastuzumab (ToGA)."""
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), b.ihc(pid, "1+", specimen="Gastric biopsy"), b.ish(pid, 3.0)]
+
+
+def gastric_no_her2_test(pid: str = "gc-untested") -> list[dict]:
+    """Metastatic gastric/GEJ cancer with no HER2 result on file."""
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid)]
+
+
 def lung_cancer(pid: str = "lung") -> list[dict]:
     """Non-small cell lung cancer: outside the HER2 rules."""
     return [b.patient(pid), b.condition(pid, b.ICD10, "C34.1", "Malignant neoplasm of upper lobe, lung")]
@@ -108,6 +139,12 @@ PATIENTS: dict[str, Callable[[], list[dict]]] = {
     "gastric-ihc3": gastric_ihc3,
     "gastric-ihc2-no-ish": gastric_ihc2_no_ish,
     "gastric-after-trastuzumab": gastric_after_trastuzumab,
+    "crc-tissue-copy-number": crc_tissue_copy_number,
+    "crc-no-her2-test": crc_no_her2_test,
+    "crc-ihc2-no-ish": crc_ihc2_no_ish,
+    "gastric-plasma-only": gastric_plasma_only,
+    "gastric-ihc1-ish-positive": gastric_ihc1_ish_positive,
+    "gastric-no-her2-test": gastric_no_her2_test,
     "lung-cancer": lung_cancer,
     "no-diagnosis": no_diagnosis,
 }
@@ -123,6 +160,15 @@ ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
                                       lambda p: [b.draft_order(p, "lapatinib 250 MG Oral Tablet", mid="draft-lapatinib")]),
     "crc-her2-low-tdxd-sign": ("crc-her2-low", "order-sign",
                                lambda p: [b.draft_order(p, "Enhertu 100 MG Injection", mid="draft-tdxd")]),
+    "crc-ras-mutant-dual-blockade-sign": ("crc-ras-mutant", "order-sign",
+                                          lambda p: [b.draft_order(p, "pertuzumab", "1298944", mid="draft-p"),
+                                                     b.draft_order(p, "trastuzumab", "224905", mid="draft-t")]),
+    "gastric-no-her2-test-oxaliplatin-sign": ("gastric-no-her2-test", "order-sign",
+                                              lambda p: [b.draft_order(p, "oxaliplatin", "32592", mid="draft-ox")]),
+    "crc-no-her2-test-trastuzumab-sign": ("crc-no-her2-test", "order-sign",
+                                          lambda p: [b.draft_order(p, "Herceptin", mid="draft-h")]),
+    "gastric-after-trastuzumab-pertuzumab-select": ("gastric-after-trastuzumab", "order-select",
+                                                    lambda p: [b.draft_order(p, "Perjeta", mid="draft-perj")]),
 }
 
 

@@ -28,6 +28,12 @@ PATIENT_VIEW = {
     "gastric-ihc3": ("positive", ["ToGA"], 2, {"NCT03615326", "NCT03929666"}, 0),
     "gastric-ihc2-no-ish": ("equivocal", [], 0, set(), 1),
     "gastric-after-trastuzumab": ("positive", ["ToGA"], 2, {"NCT04499924"}, 1),
+    "crc-tissue-copy-number": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT05356897"}, 0),
+    "crc-no-her2-test": ("not-tested", [], 0, set(), 1),
+    "crc-ihc2-no-ish": ("equivocal", [], 0, {"NCT05333809"}, 1),
+    "gastric-plasma-only": ("not-tested", [], 0, set(), 1),
+    "gastric-ihc1-ish-positive": ("low", [], 0, {"NCT03929666"}, 0),
+    "gastric-no-her2-test": ("not-tested", [], 0, set(), 1),
 }
 
 

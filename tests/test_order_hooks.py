@@ -251,6 +251,10 @@ def test_sandbox_call_without_an_order(client):
     ("crc-ihc3-positive-pertuzumab-trastuzumab-sign", []),
     ("gastric-ihc3-lapatinib-select", ["failed-agent-gastric"]),
     ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
+    ("crc-ras-mutant-dual-blockade-sign", ["ras-mutant-dual-blockade"]),
+    ("gastric-no-her2-test-oxaliplatin-sign", []),
+    ("crc-no-her2-test-trastuzumab-sign", ["her2-drug-without-positive"]),
+    ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
 ])
 def test_order_fixtures(client, name, expected):
     code, body = call(client, load_request(name))

@@ -206,7 +206,7 @@ def test_active_not_recruiting_trials_are_never_offered(client):
     assert {"NCT04380012", "NCT05333809", "NCT05356897"} <= set(ids)
     assert [l["url"] for l in trials["links"]] == [f"https://clinicaltrials.gov/study/{n}" for n in ids]
     assert all(l["type"] == "absolute" for l in trials["links"])
-    assert "as reported Dec 2022" in trials["detail"] and "check the registry" in trials["detail"]
+    assert "as reported in Yoshikawa & Nakamura, Cancers 2023;15:183 (colorectal review), Dec 2022; check the registry" in trials["detail"]
 
 
 def test_trial_with_unknown_cell_fraction_is_listed_as_unassessable(client):
