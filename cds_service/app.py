@@ -18,6 +18,7 @@ from .discovery import ESSENTIAL_KEYS, SERVICES, discovery_document
 from .engine import Engine
 from .errors import ApiError
 from .knowledge import load_knowledge
+from . import metrics
 from .logging_setup import configure_logging
 from .services import order_select, order_sign, patient_view
 from .settings import Settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         try:
             claims = verifier.verify(request.headers.get("Authorization"), base + request.path)
         except AuthError as exc:
+            metrics.AUTH_FAILURES.labels(exc.code).inc()
             log.warning("call rejected: JWT check failed", extra={"reason": exc.code, "path": request.path})
             raise ApiError(401, exc.code, exc.reason) from None
         return claims["_issuer"].fhir_servers
@@ -88,6 +90,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def _finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
+        service = request.view_args.get("service_id") if request.view_args else None
+        if request.endpoint == "call_service" and service in SERVICES:
+            metrics.HOOK_CALLS.labels(service, str(response.status_code)).inc()
+            metrics.HOOK_LATENCY.labels(service).observe(time.perf_counter() - g.started)
         return response
 
     @app.errorhandler(ApiError)
@@ -123,6 +129,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     def openapi() -> Response:
         return Response(openapi_text, mimetype="application/yaml")
 
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    @app.get("/healthz/live")
+    def live() -> Response:
+        """Liveness: the process answers (no dependency checks, so a database outage never kills pods)."""
+        return _json({"status": "alive"})
+
+    @app.get("/healthz/ready")
+    def ready() -> Response:
+        """Readiness: knowledge loaded and validated (at start-up) and the database answers."""
+        database = store.ready()
+        body = {"status": "ready" if database else "not-ready", "knowledgeVersion": engine.knowledge.version_label,
+                "database": "ok" if database else "unavailable"}
+        return _json(body, 200 if database else 503)
+
     @app.get("/healthz")
     def healthz() -> Response:
         database = store.ready()
@@ -139,6 +163,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         body = parse_json_body(request.get_data(cache=False), request.content_type)
         hook_request = validate_hook_request(body, SERVICES[service_id]["hook"])
         data = gather(hook_request, lambda r, t: fetcher(r, t, allowed_bases))
+        for key in data.unavailable:
+            metrics.FHIR_FAILURES.labels(key).inc()
         if all(key in data.unavailable for key in ESSENTIAL_KEYS):
             raise ApiError(412, "prefetch-missing",
                            "cannot assess: " + "; ".join(data.unavailable[k] for k in ESSENTIAL_KEYS))
@@ -148,7 +174,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             store.record_call(hook_request.hook_instance, service_id, latency,
                               pseudonym(pseudonym_key, hook_request.patient_id), engine.knowledge.version, cards)
         except Exception:  # noqa: BLE001 - the advice still goes out; the failure is logged loudly
+            metrics.AUDIT_FAILURES.inc()
             log.exception("AUDIT WRITE FAILED: cards returned without an audit record", extra={"service": service_id})
+        for card in cards:
+            metrics.CARDS.labels(service_id, card["source"]["topic"]["code"]).inc()
         log.info("hook answered", extra={"service": service_id, "cards": len(cards), "ms": latency})
         return _json({"cards": cards})
 

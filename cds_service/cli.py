@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,13 @@ SERVICE_FOR_HOOK = {"patient-view": "her2-patient-view", "order-select": "her2-o
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Before prometheus_client is first imported: metrics from all workers, aggregated.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="her2cds-metrics-")
+    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    metrics_dir.mkdir(parents=True, exist_ok=True)  # /tmp may be a fresh emptyDir
+    for stale in metrics_dir.glob("*.db"):  # counters from a previous run must not be summed in
+        stale.unlink()
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
@@ -24,9 +32,17 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
 
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
     class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("child_exit", child_exit)
+            if Path("/dev/shm").is_dir():
+                self.cfg.set("worker_tmp_dir", "/dev/shm")  # heartbeat files off the (read-only) root fs
             self.cfg.set("workers", int(os.environ.get("HER2CDS_WORKERS", "2")))
             self.cfg.set("threads", int(os.environ.get("HER2CDS_THREADS", "4")))
             self.cfg.set("timeout", int(os.environ.get("HER2CDS_TIMEOUT_S", "30")))
