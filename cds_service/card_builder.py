@@ -236,8 +236,12 @@ class CardBuilder:
         return card
 
     # ------------------------------------------------------------ out of scope
-    def out_of_scope_card(self, other: list[str], conditions_available: bool) -> dict:
-        if not conditions_available:
+    def out_of_scope_card(self, other: list[str], conditions_available: bool, unreadable: list[str] | None = None) -> dict:
+        if unreadable:
+            found = (f"{len(unreadable)} diagnosis record(s) could not be read, so the tumour type is unknown: "
+                     + "; ".join(unreadable) + "." + (f" Readable diagnoses: {'; '.join(dict.fromkeys(other))}." if other else ""))
+            summary = "HER2 rules not applied: diagnosis records could not be read"
+        elif not conditions_available:
             found = "The patient's diagnoses could not be read (no Condition data from prefetch or the FHIR server)."
             summary = "HER2 rules not applied: diagnoses could not be read"
         elif other:

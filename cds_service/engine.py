@@ -37,7 +37,7 @@ class Engine:
     def patient_cards(self, facts: Facts, assessments: list[Assessment], patient_id: str) -> list[dict]:
         """Status, therapy, trial and testing cards (or the out-of-scope card)."""
         if not assessments:
-            return [self.cards.out_of_scope_card(facts.other_diagnoses, facts.conditions_available)]
+            return [self.cards.out_of_scope_card(facts.other_diagnoses, facts.conditions_available, facts.unreadable_conditions)]
         cards = []
         for a in assessments:
             cards.append(self.cards.status_card(a, both_types=len(assessments) > 1))

@@ -67,6 +67,7 @@ class Facts:
     trastuzumab_courses_ended: bool = False
     active_her2_drugs: frozenset[str] = frozenset()
     unusable_results: int = 0  # HER2/RAS results on file that could not be used
+    unreadable_conditions: list[str] = field(default_factory=list)  # Conditions that failed validation
 
     def latest(self, kind: str) -> Result | None:
         items = self.results.get(kind) or []
@@ -203,6 +204,8 @@ class FactReader:
             facts.notes.append(issue)
             if issue.startswith("Observation/"):
                 facts.unusable_results += 1
+            elif issue.startswith("Condition/"):
+                facts.unreadable_conditions.append(issue)
         for obs in parsed.of("Observation"):
             self._observation(obs, parsed, facts)
         self._conditions(parsed, facts)

@@ -118,3 +118,13 @@ def test_refuted_diagnosis_is_ignored(client):
     resources = [b.patient(P), b.gastric(P, verification="refuted"), b.ihc(P, "3+")]
     code, body = call(client, b.hook_request("patient-view", P, resources))
     assert body["cards"][0]["source"]["topic"]["code"] == "out-of-scope"
+
+
+def test_unreadable_diagnosis_is_not_called_missing(client):
+    dstu2 = {"resourceType": "Condition", "id": "old", "patient": {"reference": f"Patient/{P}"},
+             "code": {"text": "Adenocarcinoma of stomach"}, "verificationStatus": "confirmed"}
+    code, body = call(client, b.hook_request("patient-view", P, [b.patient(P), dstu2, b.ihc(P, "3+")]))
+    [card] = body["cards"]
+    assert card["source"]["topic"]["code"] == "out-of-scope"
+    assert card["summary"] == "HER2 rules not applied: diagnosis records could not be read"
+    assert "Condition/old is not valid FHIR R4" in card["detail"] and "No diagnosis is on file" not in card["detail"]

@@ -19,7 +19,7 @@ def order_cards(engine: Engine, request: HookRequest, data: PatientData, selecte
     assessments = engine.assessments(facts)
     if not assessments:
         if her2 or orders.tests:
-            return [engine.cards.out_of_scope_card(facts.other_diagnoses, facts.conditions_available)]
+            return [engine.cards.out_of_scope_card(facts.other_diagnoses, facts.conditions_available, facts.unreadable_conditions)]
         return []
     cards = [engine.cards.status_card(a, both_types=len(assessments) > 1) for a in assessments]
     cards += [engine.cards.warning_card(w, request.patient_id)
