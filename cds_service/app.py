@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.get("/healthz")
     def healthz() -> Response:
         database = store.ready()
-        body = {"status": "ok" if database else "degraded", "knowledgeVersion": engine.knowledge.version,
+        body = {"status": "ok" if database else "degraded", "knowledgeVersion": engine.knowledge.version_label,
                 "database": "ok" if database else "unavailable", "trialOverlay": overlay.health(),
                 "authentication": "DISABLED: unsigned calls accepted (local use only)" if unsigned else "jwt"}
         return _json(body, 200 if database else 503)

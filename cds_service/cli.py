@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from .knowledge import default_fixtures_dir
+from .discovery import SERVICE_FOR_HOOK
 from .settings import Settings
 
-SERVICE_FOR_HOOK = {"patient-view": "her2-patient-view", "order-select": "her2-order-select",
-                    "order-sign": "her2-order-sign"}
 
 
 def _serve(args: argparse.Namespace) -> int:

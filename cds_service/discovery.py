@@ -40,6 +40,7 @@ SERVICES = {
         "description": "Warns when a draft order conflicts with the HER2 evidence and suggests missing HER2 tests.",
     },
 }
+SERVICE_FOR_HOOK = {spec["hook"]: service_id for service_id, spec in SERVICES.items()}
 USAGE = ("Send the prefetch below or fhirServer + fhirAuthorization. Rules cover metastatic colorectal and "
          "gastric/GEJ adenocarcinoma only.")
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable
 
 from .fhir_read import ParsedResources, codings, concept_texts, has_code, parse_datetime
 from .knowledge import Knowledge
@@ -132,6 +132,15 @@ def percent_value(q: Any, fraction_allowed: bool) -> tuple[float | None, str | N
 
 
 RATIO_UNITS = {None, "{ratio}", "ratio", "1", "{Ratio}"}
+COPY_UNITS = {None, "1", "{copies}", "{copies}/{cell}", "/{cell}", "{copies/cell}", "{copy number}", "{CopyNumber}"}
+
+
+def percent_reader(fraction_allowed: bool) -> Callable[[Any], tuple[float | None, str | None]]:
+    return lambda q: percent_value(q, fraction_allowed=fraction_allowed)
+
+
+def copies_reader(q: Any) -> tuple[float | None, str | None]:
+    return quantity(q, COPY_UNITS)
 
 
 def ratio_value(obs: dict) -> tuple[float | None, str | None]:
@@ -284,6 +293,17 @@ class FactReader:
         elif local:
             self._local(obs, oid, local, when, origin, key, facts)
 
+    def _component_value(self, obs: dict, facts: Facts, oid: str, system: str, code: str, what: str,
+                         reader: Callable[[Any], tuple[float | None, str | None]]) -> float | None:
+        """A component's valueQuantity read by `reader`; None when absent, noted when unusable."""
+        comp = self._component(obs, system, code)
+        if comp is None:
+            return None
+        value, problem = reader(comp.get("valueQuantity"))
+        if value is None:
+            self._unusable(facts, oid, what, problem or "unreadable")
+        return value
+
     def _unusable(self, facts: Facts, oid: str, what: str, problem: str) -> None:
         facts.notes.append(f"{oid}: {what} unusable ({problem})")
         facts.unusable_results += 1
@@ -294,13 +314,10 @@ class FactReader:
             self._unusable(facts, oid, "HER2 IHC score", "value not recognised")
             return
         values: dict[str, Any] = {"score": score}
-        comp = self._component(obs, self.local, "ihc-percent-cells")
-        if comp is not None:
-            pct, problem = percent_value(comp.get("valueQuantity"), fraction_allowed=False)
-            if pct is None:
-                self._unusable(facts, oid, "% of stained cells", problem or "unreadable")
-            else:
-                values["percent_cells"] = pct
+        pct = self._component_value(obs, facts, oid, self.local, "ihc-percent-cells", "% of stained cells",
+                                    percent_reader(False))
+        if pct is not None:
+            values["percent_cells"] = pct
         facts.add(Result("ihc", oid, when, values, origin="tissue", specimen=specimen))
 
     def _ish(self, obs, oid, when, specimen, facts) -> None:
@@ -313,20 +330,12 @@ class FactReader:
             self._unusable(facts, oid, "ISH HER2/CEP17 ratio", problem or "unreadable")
         else:
             values["ratio"] = ratio
-        copies = self._component(obs, self.local, "erbb2-copies-per-cell")
-        if copies is not None:
-            value, problem = quantity(copies.get("valueQuantity"), {None, "{copies}/{cell}", "{copies}", "1", "/{cell}", "{copies/cell}"})
-            if value is None:
-                self._unusable(facts, oid, "HER2 copies per cell", problem or "unreadable")
-            else:
-                values["copies_per_cell"] = value
-        amplified = self._component(obs, self.local, "ish-percent-cells-amplified")
-        if amplified is not None:
-            pct, problem = percent_value(amplified.get("valueQuantity"), fraction_allowed=False)
-            if pct is None:
-                self._unusable(facts, oid, "% of cells amplified", problem or "unreadable")
-            else:
-                values["percent_cells_amplified"] = pct
+        for key, code, what, reader in (
+                ("copies_per_cell", "erbb2-copies-per-cell", "HER2 copies per cell", copies_reader),
+                ("percent_cells_amplified", "ish-percent-cells-amplified", "% of cells amplified", percent_reader(False))):
+            value = self._component_value(obs, facts, oid, self.local, code, what, reader)
+            if value is not None:
+                values[key] = value
         method = obs.get("method")
         values["method"] = (concept_texts(method) or [None])[0] if isinstance(method, dict) else None
         if "ratio" in values or "copies_per_cell" in values:
@@ -372,13 +381,10 @@ class FactReader:
                 facts.notes.append(f"{oid}: ERBB2 result that is not a copy-number change; not used")
                 return
             values: dict[str, Any] = {"amplified": present}
-            cn = self._component(obs, self.loinc, components["copy_number"])
+            cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number",
+                                       copies_reader)
             if cn is not None:
-                value, problem = quantity(cn.get("valueQuantity"), {None, "1", "{copies}", "{copy number}", "{CopyNumber}"})
-                if value is None:
-                    self._unusable(facts, oid, "ERBB2 copy number", problem or "unreadable")
-                else:
-                    values["copy_number"] = value
+                values["copy_number"] = cn
             method_text = " ".join(concept_texts(obs.get("method"))).lower()
             if any(w in method_text.split() or w in method_text for w in self.codes["specimen"]["qpcr_words"]):
                 kind = "qpcr"
@@ -400,18 +406,10 @@ class FactReader:
             if isinstance(aa.get("valueString"), str):
                 texts.insert(0, aa["valueString"])
             hgvs = texts[0] if texts else None
-        vaf = None
-        vaf_comp = self._component(obs, self.loinc, components["allele_fraction"])
-        if vaf_comp is not None:
-            vaf, problem = percent_value(vaf_comp.get("valueQuantity"), fraction_allowed=True)
-            if vaf is None:
-                self._unusable(facts, oid, f"{gene} allele fraction", problem or "unreadable")
-        rc = None
-        rc_comp = self._component(obs, self.local, "relative-clonality")
-        if rc_comp is not None:
-            rc, problem = percent_value(rc_comp.get("valueQuantity"), fraction_allowed=False)
-            if rc is None:
-                self._unusable(facts, oid, f"{gene} relative clonality", problem or "unreadable")
+        vaf = self._component_value(obs, facts, oid, self.loinc, components["allele_fraction"],
+                                    f"{gene} allele fraction", percent_reader(True))
+        rc = self._component_value(obs, facts, oid, self.local, "relative-clonality",
+                                   f"{gene} relative clonality", percent_reader(False))
         facts.variants.append(Variant(gene, present, hgvs, codon_of(hgvs), vaf, rc, origin, key, when, oid))
 
     def _local(self, obs, oid, local, when, origin, key, facts) -> None:
@@ -422,7 +420,7 @@ class FactReader:
         elif field_name in ("ihc_percent_cells", "ish_percent_cells_amplified", "relative_clonality"):
             return  # components only
         else:
-            value, problem = quantity(q, {None, "1", "{copies}", "{copies}/{cell}", "{copy number}", "{CopyNumber}"})
+            value, problem = copies_reader(q)
         if value is None:
             self._unusable(facts, oid, local, problem or "unreadable")
             return

@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .knowledge import Knowledge, default_fixtures_dir
+from .discovery import SERVICE_FOR_HOOK
 from .settings import Settings
 
-SERVICE_FOR_HOOK = {"patient-view": "her2-patient-view", "order-select": "her2-order-select",
-                    "order-sign": "her2-order-sign"}
 
 
 @dataclass
@@ -165,7 +164,7 @@ def _cite(src: dict) -> str:
 
 
 def render_markdown(knowledge: Knowledge, items: list[Entry]) -> str:
-    lines = [f"# HER2 CDS knowledge report", "",
+    lines = ["# HER2 CDS knowledge report", "",
              f"Knowledge version **{knowledge.version_label}** (content hash of the files in `cards/`).", "",
              "Sources: " + "; ".join(f"`{d['file']}` {d['label']} ({d['date_label']})" for d in knowledge.documents.values()),
              "", "Each entry: the rule as the service applies it, its verbatim source quotes, and the fixture "

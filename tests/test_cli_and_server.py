@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -10,7 +9,7 @@ import time
 import requests
 
 from cds_service.cli import main, render_cards
-from tests.conftest import ROOT, load_request
+from tests.conftest import ROOT, load_request, free_port
 
 
 def test_call_prints_cards_in_process(capsys):
@@ -33,14 +32,9 @@ def test_render_no_cards():
     assert render_cards([]) == "No cards (nothing to say for this request)."
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_serve_under_gunicorn_and_call_over_http(capsys):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, HER2CDS_WORKERS="1", PORT=str(port))
     proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import ROOT, load_request
+from tests.conftest import ROOT, load_request, free_port
 from tests.jwt_helpers import Issuer
 
 K8S = ROOT / "deploy" / "kubernetes"
@@ -95,12 +94,6 @@ def test_manifests_cover_the_deployment_needs():
 
 
 # ---------------------------------------------------------------- processes on loopback
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_service(env_extra: dict, tmp: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ, PORT=str(port), HER2CDS_WORKERS="2", HER2CDS_LOG_LEVEL="WARNING",
@@ -159,13 +152,6 @@ def test_sigterm_lets_in_flight_requests_finish(tmp_path):
     assert "could not be fetched" not in status["detail"]  # it answered within the budget, after SIGTERM
     assert proc.returncode == 0
 
-
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg-replicas"), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
 
 
 def test_two_replicas_share_replay_store_and_feedback(tmp_path, postgres_url):

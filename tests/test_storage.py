@@ -19,13 +19,6 @@ PATIENT_ID = "pat-secret-4711"
 NAME = "Zyxwvutsrq"
 
 
-@pytest.fixture(scope="module")
-def postgres_url(tmp_path_factory):
-    pgserver = pytest.importorskip("pgserver")
-    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
-    yield server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
-    server.cleanup()
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):

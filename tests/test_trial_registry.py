@@ -13,7 +13,7 @@ import pytest
 
 from cds_service.app import create_app
 from cds_service.cli import main
-from cds_service.knowledge import iter_sources, load_knowledge
+from cds_service.knowledge import iter_sources
 from cds_service.report import build, render_html, render_markdown
 from cds_service.settings import Settings
 from cds_service.trial_registry import RefreshError, refresh
