@@ -202,8 +202,6 @@ class FactReader:
         systems = self.codes["systems"]
         self.loinc = systems["loinc"]
         self.local = systems["local"]
-        self.hgnc = set(systems["hgnc"])
-        self.so = systems["so"]
         self.snomed = systems["snomed"]
         self.icd10 = set(systems["icd10"])
 

@@ -166,9 +166,6 @@ def parse_resources(values: Iterable[Any], parsed: ParsedResources | None = None
         valid, problem = validate_resource(resource)
         if valid is not None:
             parsed.add(valid)
-            for contained in valid.get("contained") or []:
-                if isinstance(contained, dict) and isinstance(contained.get("id"), str):
-                    parsed.by_ref.setdefault(f"#{contained['id']}@{valid['resourceType']}/{valid.get('id')}", contained)
         elif problem:
             parsed.issues.append(problem)
     return parsed

@@ -5,6 +5,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -96,7 +97,7 @@ class Knowledge:
     def cutoffs(self) -> dict:
         return self.raw["copy-number-cutoffs"]
 
-    @property
+    @cached_property
     def notes(self) -> dict[str, dict]:
         return {n["id"]: n for n in self.raw["evidence-notes"]["notes"]}
 
@@ -108,7 +109,7 @@ class Knowledge:
     def trials(self) -> list[dict]:
         return self.raw["trials"]["trials"]
 
-    @property
+    @cached_property
     def warnings(self) -> dict[str, dict]:
         return {w["code"]: w for w in self.raw["warnings"]["warnings"]}
 

@@ -24,7 +24,6 @@ class DrugMatcher:
             (n.lower(), (d["id"],)) for d in drugs["drugs"] for n in d["names"]]
         names += [(n.lower(), tuple(c["ingredients"])) for c in drugs["combinations"] for n in c["names"]]
         names.sort(key=lambda item: len(item[0]), reverse=True)
-        self._names = names
         alternation = "|".join(re.escape(n) for n, _ in names)
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w])", re.IGNORECASE)
         self._ingredients = {n: ids for n, ids in names}
