@@ -73,7 +73,7 @@ def run_wrk(url: str, body: Path | None, seconds: int, connections: int, script:
     env = dict(os.environ, BENCH_BODY=str(body) if body else os.devnull)
     out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
                          capture_output=True, text=True, env=env, timeout=seconds + 30).stdout
-    line = next(l for l in out.splitlines() if l.startswith("RESULT "))
+    line = next(item for item in out.splitlines() if item.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / result["seconds"]
     return result

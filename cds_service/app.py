@@ -6,28 +6,29 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from flask import Flask, Response, g, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
 from .data_access import PatientData, gather
 from .discovery import ESSENTIAL_KEYS, SERVICES, discovery_document
 from .engine import Engine
 from .errors import ApiError
-from .knowledge import load_knowledge
-from . import metrics
-from .logging_setup import configure_logging
-from .services import order_select, order_sign, patient_view
-from .settings import Settings
-from .validation import HookRequest, parse_json_body, validate_hook_request
 from .feedback import validate_feedback
 from .fhir_client import FhirFetcher
+from .knowledge import load_knowledge
+from .logging_setup import configure_logging
 from .security import AuthError, Verifier, load_issuers
+from .services import order_select, order_sign, patient_view
+from .settings import Settings
 from .storage import Store, pseudonym
 from .trial_registry import OverlayReader, overlay_path
+from .validation import HookRequest, parse_json_body, validate_hook_request
 
 log = logging.getLogger("her2cds")
 HANDLERS: dict[str, Callable[[Engine, HookRequest, PatientData], list[dict]]] = {

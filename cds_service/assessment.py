@@ -2,6 +2,7 @@
 
 Pure functions: no I/O, no Flask, no FHIR JSON. Every threshold comes from the knowledge files.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -87,6 +88,7 @@ class Assessment:
 
 # ---------------------------------------------------------------- RAS
 
+
 def _sample_key(v: Variant) -> Any:
     return v.specimen_key or (v.when.isoformat() if v.when else None)
 
@@ -98,8 +100,9 @@ def relative_clonality(variant: Variant, variants: list[Variant]) -> float | Non
     if variant.vaf is None:
         return None
     key = _sample_key(variant)
-    peers = [v.vaf for v in variants if v.present and v.vaf is not None and v.origin == "plasma"
-             and key is not None and _sample_key(v) == key]
+    peers = [
+        v.vaf for v in variants if v.present and v.vaf is not None and v.origin == "plasma" and key is not None and _sample_key(v) == key
+    ]
     top = max(peers, default=None)
     return variant.vaf / top * 100 if top else None
 
@@ -138,7 +141,9 @@ def ras_status(facts: Facts, knowledge: Knowledge) -> RasStatus:
                     status.mutant.append(f"{where} in plasma, relative clonality {rc:.0f}% (> {limit:g}%) ({_date(v.when)}, {v.ref})")
                     state = "mutant"
                 else:
-                    status.lines.append(f"{where} in plasma, relative clonality {rc:.0f}% (≤ {limit:g}%: counts as wild-type for TRIUMPH) ({v.ref})")
+                    status.lines.append(
+                        f"{where} in plasma, relative clonality {rc:.0f}% (≤ {limit:g}%: counts as wild-type for TRIUMPH) ({v.ref})"
+                    )
             else:
                 status.lines.append(f"{where}: specimen (tissue or plasma) cannot be told; not used ({v.ref})")
                 state = "unknown" if state != "mutant" else state
@@ -151,6 +156,7 @@ def ras_status(facts: Facts, knowledge: Knowledge) -> RasStatus:
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def _date(when: datetime | None) -> str:
     return when.date().isoformat() if when else "date not recorded"
@@ -224,16 +230,27 @@ def _common_findings(a: Assessment, facts: Facts, knowledge: Knowledge) -> None:
         if facts.count(kind) > 1:
             a.findings.append(f"{facts.count(kind)} {describe_kind(kind)} results on file; the most recent ({_date(latest.when)}) is used.")
         if start and latest.when and latest.when < start and kind in ("ihc", "ish", "ngs_tissue", "ngs_plasma"):
-            a.findings.append(f"Possibly stale: the {describe_kind(kind)} result ({_date(latest.when)}) predates HER2-directed treatment started {_date(start)}.")
+            a.findings.append(
+                f"Possibly stale: the {describe_kind(kind)} result ({_date(latest.when)}) "
+                f"predates HER2-directed treatment started {_date(start)}."
+            )
     a.findings += facts.notes
 
 
 def describe_kind(kind: str) -> str:
-    return {"ihc": "IHC", "ish": "ISH", "ngs_tissue": "tissue NGS", "qpcr": "tissue qPCR",
-            "ngs_plasma": "plasma NGS", "apcn": "ApCN", "ctdna_fraction": "ctDNA fraction"}[kind]
+    return {
+        "ihc": "IHC",
+        "ish": "ISH",
+        "ngs_tissue": "tissue NGS",
+        "qpcr": "tissue qPCR",
+        "ngs_plasma": "plasma NGS",
+        "apcn": "ApCN",
+        "ctdna_fraction": "ctDNA fraction",
+    }[kind]
 
 
 # ---------------------------------------------------------------- colorectal
+
 
 def _copy_number_lines(facts: Facts, knowledge: Knowledge) -> list[str]:
     cfg = knowledge.cutoffs
@@ -252,10 +269,15 @@ def _copy_number_lines(facts: Facts, knowledge: Knowledge) -> list[str]:
         for cut in (c for c in cfg["cutoffs"] if c["measurement"] == measurement):
             side = "≥" if value >= cut["cutoff"] else "<"
             group = "higher" if side == "≥" else "lower"
-            lines.append(f"{cfg['measurements'][measurement]} {value:g} {side} {cut['cutoff']:g} ({cut['trial']}: {group} group; {cut['result']})")
+            lines.append(
+                f"{cfg['measurements'][measurement]} {value:g} {side} {cut['cutoff']:g} ({cut['trial']}: {group} group; {cut['result']})"
+            )
     plasma = facts.latest("ngs_plasma")
     if plasma and "copy_number" in plasma.values:
-        lines.append(f"Plasma copy number {plasma.values['copy_number']:g} is not adjusted for ctDNA fraction; the Table 2 plasma cut-offs apply to ApCN only.")
+        lines.append(
+            f"Plasma copy number {plasma.values['copy_number']:g} is not adjusted for ctDNA fraction; "
+            "the Table 2 plasma cut-offs apply to ApCN only."
+        )
     return lines
 
 
@@ -306,22 +328,33 @@ def _crc_missing_and_contradictions(a: Assessment, facts: Facts, view: dict, ras
     if view["plasma_erbb2_amplified"] is None:
         a.missing.append("no plasma (ctDNA) ERBB2 result")
     elif ras.wild_type is None:
-        a.missing.append("no complete RAS status (" + ", ".join(ras.missing or ["relative clonality unknown"]) + "): the blood criterion cannot be applied")
+        a.missing.append(
+            "no complete RAS status ("
+            + ", ".join(ras.missing or ["relative clonality unknown"])
+            + "): the blood criterion cannot be applied"
+        )
     ratio, score = view["ish_ratio"], view["ihc_score"]
     if score == "3+" and ratio is not None and ratio < 2.0:
-        a.contradictions.append(f"IHC 3+ but ISH ratio {ratio:g} (not amplified): the IHC result satisfies the criteria listed as met; the ISH result does not.")
+        a.contradictions.append(
+            f"IHC 3+ but ISH ratio {ratio:g} (not amplified): the IHC result satisfies the criteria listed as met; the ISH result does not."
+        )
     if score == "0" and ratio is not None and ratio >= 2.0:
         a.contradictions.append(f"IHC 0 but ISH ratio {ratio:g} (amplified): TRIUMPH-tissue counts the ISH result; HERACLES does not.")
     tissue_met = any(c.outcome.result == MET for c in a.criteria if c.id != "TRIUMPH-blood")
     blood = next(c for c in a.criteria if c.id == "TRIUMPH-blood")
     has_tissue = score is not None or ratio is not None
     if has_tissue and not tissue_met and view["plasma_erbb2_amplified"]:
-        a.contradictions.append("Tissue results do not meet a tissue criterion, but plasma shows ERBB2 amplification"
-                                + (" (TRIUMPH-blood met)." if blood.outcome.result == MET else "."))
+        a.contradictions.append(
+            "Tissue results do not meet a tissue criterion, but plasma shows ERBB2 amplification"
+            + (" (TRIUMPH-blood met)." if blood.outcome.result == MET else ".")
+        )
     if tissue_met and view["plasma_erbb2_amplified"] is False:
         frac = facts.latest("ctdna_fraction")
         extra = f" (ctDNA fraction {frac.values['percent']:g}%)" if frac else ""
-        a.contradictions.append(f"Tissue is HER2-positive but plasma shows no ERBB2 amplification{extra}; low tumour shedding can cause false-negative plasma results.")
+        a.contradictions.append(
+            f"Tissue is HER2-positive but plasma shows no ERBB2 amplification{extra}; "
+            "low tumour shedding can cause false-negative plasma results."
+        )
     if view["tissue_ngs_amplified"] is False and tissue_met:
         a.contradictions.append("Tissue NGS shows no ERBB2 amplification although IHC/ISH meet a tissue criterion.")
     if view["tissue_ngs_amplified"] and has_tissue and not tissue_met:
@@ -352,7 +385,9 @@ def _crc_notes(a: Assessment, facts: Facts, view: dict, ras: RasStatus, status: 
 def _crc_therapies(a: Assessment, facts: Facts, knowledge: Knowledge, ras: RasStatus) -> None:
     for therapy in (t for t in knowledge.therapies if t["tumor_type"] == "colorectal"):
         if not set(therapy["basis"]) & set(a.basis):
-            a.therapy_gaps.append(f"{therapy['title']}: its evidence is from tissue-positive patients; this patient is positive by plasma only.")
+            a.therapy_gaps.append(
+                f"{therapy['title']}: its evidence is from tissue-positive patients; this patient is positive by plasma only."
+            )
             continue
         notes = []
         if therapy["dual_blockade"] and ras.mutant:
@@ -360,7 +395,9 @@ def _crc_therapies(a: Assessment, facts: Facts, knowledge: Knowledge, ras: RasSt
         if therapy["regimen"] == ["trastuzumab deruxtecan"] and "tdxd-ras-pik3ca" in a.notes:
             notes.append(knowledge.notes["tdxd-ras-pik3ca"]["text"])
         if facts.line == "first":
-            notes.append("No systemic anticancer therapy is on file (first line): " + knowledge.raw["therapies"]["first_line_trial_note"]["text"])
+            notes.append(
+                "No systemic anticancer therapy is on file (first line): " + knowledge.raw["therapies"]["first_line_trial_note"]["text"]
+            )
         a.therapies.append((therapy, notes))
 
 
@@ -380,6 +417,7 @@ def _crc_tests(a: Assessment, facts: Facts, view: dict, status: str) -> None:
 
 
 # ---------------------------------------------------------------- gastric
+
 
 def assess_gastric(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> Assessment:
     gc = knowledge.gastric
@@ -425,8 +463,12 @@ def assess_gastric(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> A
         latest_tissue = max((r.when for r in tissue if r.when), default=None)
         if start and latest_tissue and latest_tissue < start:
             a.results_predate_trastuzumab = True
-            a.tests.append(TestDue("retest-after-trastuzumab",
-                                   f"The most recent HER2 tissue result ({_date(latest_tissue)}) predates trastuzumab ({_date(start)})."))
+            a.tests.append(
+                TestDue(
+                    "retest-after-trastuzumab",
+                    f"The most recent HER2 tissue result ({_date(latest_tissue)}) predates trastuzumab ({_date(start)}).",
+                )
+            )
             a.notes.append("gastric-her2-loss")
         elif start is None:
             a.findings.append("Trastuzumab is in the history without a start date: whether the HER2 result predates it cannot be told.")
@@ -449,13 +491,19 @@ def _gastric_therapies(a: Assessment, facts: Facts, knowledge: Knowledge) -> Non
             if not facts.after_trastuzumab:
                 continue
             if a.results_predate_trastuzumab:
-                notes.append("Confirm HER2 first: the only HER2 result predates trastuzumab, and HER2 is often lost after it (T-ACT: 11 of 16).")
+                notes.append(
+                    "Confirm HER2 first: the only HER2 result predates trastuzumab, and HER2 is often lost after it (T-ACT: 11 of 16)."
+                )
         a.therapies.append((therapy, notes))
     if not a.therapies:
-        a.therapy_gaps.append("Prior systemic therapy without trastuzumab is on file: the first-line HER2 regimens (ToGA, KEYNOTE-811) and the post-trastuzumab options do not apply as studied.")
+        a.therapy_gaps.append(
+            "Prior systemic therapy without trastuzumab is on file: the first-line HER2 regimens (ToGA, KEYNOTE-811) "
+            "and the post-trastuzumab options do not apply as studied."
+        )
 
 
 # ---------------------------------------------------------------- trials
+
 
 def _offered(trial: dict, overlay: Any) -> tuple[bool, dict | None, str | None]:
     """Whether a trial may be offered: by the registry overlay when present, else by the source."""
@@ -470,8 +518,9 @@ def _offered(trial: dict, overlay: Any) -> tuple[bool, dict | None, str | None]:
     return False, entry, f"registry status {entry.get('overallStatus')} on {overlay.date}"
 
 
-def match_trials(knowledge: Knowledge, tumour_type: str, view: dict, a: Assessment, facts: Facts,
-                 overlay: Any = None) -> tuple[list[TrialMatch], list[tuple[dict, list[str]]]]:
+def match_trials(
+    knowledge: Knowledge, tumour_type: str, view: dict, a: Assessment, facts: Facts, overlay: Any = None
+) -> tuple[list[TrialMatch], list[tuple[dict, list[str]]]]:
     """Offered trials whose HER2 criterion the patient meets; and those that cannot be assessed."""
     a.overlay = overlay
     if a.status == "not-tested":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .assessment import Assessment, describe, _date
+from .assessment import Assessment, _date, describe
 from .criteria import MET, NOT_MET
 from .knowledge import Knowledge
 

@@ -9,10 +9,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .knowledge import default_fixtures_dir
 from .discovery import SERVICE_FOR_HOOK
+from .knowledge import default_fixtures_dir
 from .settings import Settings
-
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -5,8 +5,9 @@ unless the data says `if_missing: met` (then met, and its `note` is shown as a c
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 MET, NOT_MET, UNKNOWN = "met", "not-met", "unknown"
 _OPS = {

@@ -1,8 +1,9 @@
 """Patient data for a hook call: prefetch first; missing keys from the EHR's FHIR server."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .discovery import PREFETCH
 from .fhir_read import ParsedResources, iter_resources, parse_resources

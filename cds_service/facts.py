@@ -3,18 +3,21 @@
 Follows design/input-codes.md (held in cards/codes.yaml). Unknown codes are ignored; values or
 units that cannot be read are reported as unusable, never guessed.
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from .fhir_read import ParsedResources, codings, concept_texts, has_code, parse_datetime
 from .knowledge import Knowledge
 from .medications import DrugMatcher, MedicationUse, medication_history
+
 
 @dataclass(frozen=True)
 class Result:
@@ -90,6 +93,7 @@ class Facts:
 
 
 # ---------------------------------------------------------------- values and units
+
 
 def _number(value: Any) -> float | None:
     """A finite float, or None for anything else (bools, text, NaN, infinities, overflow)."""
@@ -192,6 +196,7 @@ def codon_of(hgvs: str | None) -> int | None:
 
 # ---------------------------------------------------------------- extraction
 
+
 class FactReader:
     """Reads Facts out of ParsedResources using the codes in cards/codes.yaml."""
 
@@ -242,8 +247,7 @@ class FactReader:
         specimen = None
         if reference:
             if reference.startswith("#"):
-                specimen = next((c for c in obs.get("contained") or [] if isinstance(c, dict)
-                                 and c.get("id") == reference[1:]), None)
+                specimen = next((c for c in obs.get("contained") or [] if isinstance(c, dict) and c.get("id") == reference[1:]), None)
             else:
                 specimen = parsed.by_ref.get("/".join(reference.split("/")[-2:]))
         if isinstance(specimen, dict):
@@ -291,8 +295,9 @@ class FactReader:
         elif local:
             self._local(obs, oid, local, when, origin, key, facts)
 
-    def _component_value(self, obs: dict, facts: Facts, oid: str, system: str, code: str, what: str,
-                         reader: Callable[[Any], tuple[float | None, str | None]]) -> float | None:
+    def _component_value(
+        self, obs: dict, facts: Facts, oid: str, system: str, code: str, what: str, reader: Callable[[Any], tuple[float | None, str | None]]
+    ) -> float | None:
         """A component's valueQuantity read by `reader`; None when absent, noted when unusable."""
         comp = self._component(obs, system, code)
         if comp is None:
@@ -312,8 +317,7 @@ class FactReader:
             self._unusable(facts, oid, "HER2 IHC score", "value not recognised")
             return
         values: dict[str, Any] = {"score": score}
-        pct = self._component_value(obs, facts, oid, self.local, "ihc-percent-cells", "% of stained cells",
-                                    percent_reader(False))
+        pct = self._component_value(obs, facts, oid, self.local, "ihc-percent-cells", "% of stained cells", percent_reader(False))
         if pct is not None:
             values["percent_cells"] = pct
         facts.add(Result("ihc", oid, when, values, origin="tissue", specimen=specimen))
@@ -329,8 +333,9 @@ class FactReader:
         else:
             values["ratio"] = ratio
         for key, code, what, reader in (
-                ("copies_per_cell", "erbb2-copies-per-cell", "HER2 copies per cell", copies_reader),
-                ("percent_cells_amplified", "ish-percent-cells-amplified", "% of cells amplified", percent_reader(False))):
+            ("copies_per_cell", "erbb2-copies-per-cell", "HER2 copies per cell", copies_reader),
+            ("percent_cells_amplified", "ish-percent-cells-amplified", "% of cells amplified", percent_reader(False)),
+        ):
             value = self._component_value(obs, facts, oid, self.local, code, what, reader)
             if value is not None:
                 values[key] = value
@@ -379,8 +384,7 @@ class FactReader:
                 facts.notes.append(f"{oid}: ERBB2 result that is not a copy-number change; not used")
                 return
             values: dict[str, Any] = {"amplified": present}
-            cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number",
-                                       copies_reader)
+            cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number", copies_reader)
             if cn is not None:
                 values["copy_number"] = cn
             method_text = " ".join(concept_texts(obs.get("method"))).lower()
@@ -400,14 +404,16 @@ class FactReader:
         aa = self._component(obs, self.loinc, components["amino_acid_change"])
         hgvs = None
         if aa is not None:
-            texts = concept_texts(aa.get("valueCodeableConcept")) + [c["code"] for c in codings(aa.get("valueCodeableConcept")) if isinstance(c.get("code"), str)]
+            texts = concept_texts(aa.get("valueCodeableConcept")) + [
+                c["code"] for c in codings(aa.get("valueCodeableConcept")) if isinstance(c.get("code"), str)
+            ]
             if isinstance(aa.get("valueString"), str):
                 texts.insert(0, aa["valueString"])
             hgvs = texts[0] if texts else None
-        vaf = self._component_value(obs, facts, oid, self.loinc, components["allele_fraction"],
-                                    f"{gene} allele fraction", percent_reader(True))
-        rc = self._component_value(obs, facts, oid, self.local, "relative-clonality",
-                                   f"{gene} relative clonality", percent_reader(False))
+        vaf = self._component_value(
+            obs, facts, oid, self.loinc, components["allele_fraction"], f"{gene} allele fraction", percent_reader(True)
+        )
+        rc = self._component_value(obs, facts, oid, self.local, "relative-clonality", f"{gene} relative clonality", percent_reader(False))
         facts.variants.append(Variant(gene, present, hgvs, codon_of(hgvs), vaf, rc, origin, key, when, oid))
 
     def _local(self, obs, oid, local, when, origin, key, facts) -> None:
@@ -454,7 +460,11 @@ class FactReader:
         diag = self.codes["diagnoses"]["metastatic"]
         for coding in codings(condition.get("code")):
             code = coding.get("code")
-            if coding.get("system") in self.icd10 and isinstance(code, str) and any(code.upper().startswith(p) for p in diag["icd10_prefixes"]):
+            if (
+                coding.get("system") in self.icd10
+                and isinstance(code, str)
+                and any(code.upper().startswith(p) for p in diag["icd10_prefixes"])
+            ):
                 return True
         texts = concept_texts(condition.get("code"))
         for stage in condition.get("stage") or []:
@@ -487,8 +497,10 @@ class FactReader:
         trastuzumab = [u for u in facts.history if "trastuzumab" in u.drugs]
         starts = [u.start for u in trastuzumab if u.start]
         facts.trastuzumab_start = min(starts) if starts else None
-        facts.trastuzumab_courses_ended = bool(trastuzumab) and all(
-            u.status in ("completed", "stopped") for u in trastuzumab)
+        facts.trastuzumab_courses_ended = bool(trastuzumab) and all(u.status in ("completed", "stopped") for u in trastuzumab)
         facts.active_her2_drugs = frozenset(
-            d for u in facts.history if u.status in ("active", "on-hold", None)
-            for d in self.matcher.of_class(set(u.drugs), "her2-directed"))
+            d
+            for u in facts.history
+            if u.status in ("active", "on-hold", None)
+            for d in self.matcher.of_class(set(u.drugs), "her2-directed")
+        )

@@ -1,4 +1,5 @@
 """CDS Hooks 2.0 feedback: validate the shape of each feedback entry."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,7 +50,9 @@ def validate_feedback(body: dict) -> list[dict]:
         if not _is_datetime(item.get("outcomeTimestamp")):
             raise _fail("'outcomeTimestamp' must be an ISO 8601 date-time", f"{prefix}outcomeTimestamp")
         accepted = item.get("acceptedSuggestions")
-        if accepted is not None and (not isinstance(accepted, list) or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in accepted)):
+        if accepted is not None and (
+            not isinstance(accepted, list) or not all(isinstance(s, dict) and isinstance(s.get("id"), str) for s in accepted)
+        ):
             raise _fail("'acceptedSuggestions' must be an array of {id}", f"{prefix}acceptedSuggestions")
         if item["outcome"] == "accepted" and item.get("overrideReason") is not None:
             raise _fail("'overrideReason' is only allowed with outcome 'overridden'", f"{prefix}overrideReason")

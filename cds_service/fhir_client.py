@@ -154,8 +154,8 @@ class FhirFetcher:
         entries = list(first.get("entry") or [])
         page, pages = first, 1
         while pages < MAX_PAGES:
-            next_url = next((l.get("url") for l in page.get("link") or []
-                             if isinstance(l, dict) and l.get("relation") == "next"), None)
+            next_url = next((item.get("url") for item in page.get("link") or []
+                             if isinstance(item, dict) and item.get("relation") == "next"), None)
             if not next_url:
                 break
             if _origin(next_url) != origin:
@@ -166,6 +166,6 @@ class FhirFetcher:
             entries += page.get("entry") or []
             pages += 1
         bundle = {"resourceType": "Bundle", "type": "searchset", "entry": entries}
-        if pages == MAX_PAGES and any(l.get("relation") == "next" for l in page.get("link") or []):
+        if pages == MAX_PAGES and any(item.get("relation") == "next" for item in page.get("link") or []):
             log.warning("FHIR paging cap reached", extra={"pages": pages})
         return bundle

@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 import json
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
-from typing import Any, Iterable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -72,7 +73,7 @@ def medication_order_as_request(resource: dict) -> dict:
     return converted
 
 
-_OUTCOMES: "OrderedDict[str, tuple[dict | None, str | None, bool]]" = OrderedDict()
+_OUTCOMES: OrderedDict[str, tuple[dict | None, str | None, bool]] = OrderedDict()
 OUTCOME_CACHE_SIZE = 4096
 
 
@@ -174,21 +175,21 @@ def parse_resources(values: Iterable[Any], parsed: ParsedResources | None = None
 def parse_datetime(value: Any) -> datetime | None:
     """A FHIR date/dateTime/instant as an aware datetime (partial dates to their first day)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
     try:
         if len(text) == 4:
-            return datetime(int(text), 1, 1, tzinfo=timezone.utc)
+            return datetime(int(text), 1, 1, tzinfo=UTC)
         if len(text) == 7:
-            return datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=timezone.utc)
+            return datetime(int(text[:4]), int(text[5:7]), 1, tzinfo=UTC)
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def codings(concept: Any) -> list[dict]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 
 HOOK_CALLS = Counter("her2cds_hook_calls_total", "Hook calls by service and HTTP status", ["service", "status"])
 HOOK_LATENCY = Histogram("her2cds_hook_latency_seconds", "Hook call latency by service", ["service"],

@@ -2,6 +2,7 @@
 
 The rules are in cards/warnings.yaml and cards/testing.yaml; this module decides which apply.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ class DraftOrders:
     notes: list[str] = field(default_factory=list)
 
 
-def read_draft_orders(context: dict, selected_only: bool, parsed: ParsedResources,
-                      matcher: DrugMatcher, knowledge: Knowledge) -> DraftOrders:
+def read_draft_orders(
+    context: dict, selected_only: bool, parsed: ParsedResources, matcher: DrugMatcher, knowledge: Knowledge
+) -> DraftOrders:
     """Orders in context.draftOrders (for order-select: the selected ones, when given)."""
     orders = DraftOrders()
     selections = context.get("selections")
@@ -91,21 +93,29 @@ def _settling_tests(a: Assessment) -> tuple[list[str], str]:
     return [], "The HER2 results on file do not meet a positive criterion; no further test is indicated by the source."
 
 
-def order_warnings(knowledge: Knowledge, matcher: DrugMatcher, facts: Facts,
-                   assessments: list[Assessment], orders: DraftOrders) -> list[Warning]:
+def order_warnings(
+    knowledge: Knowledge, matcher: DrugMatcher, facts: Facts, assessments: list[Assessment], orders: DraftOrders
+) -> list[Warning]:
     """Every warning the draft orders trigger, one per (code, identical drugs)."""
     found: dict[tuple, Warning] = {}
     rules = knowledge.warnings
 
-    def add(code: str, use: MedicationUse, indicator: str, detail: list[str], evidence: list[dict],
-            title: str | None = None, tests: list[str] | None = None, test_reason: str = "") -> None:
+    def add(
+        code: str,
+        use: MedicationUse,
+        indicator: str,
+        detail: list[str],
+        evidence: list[dict],
+        title: str | None = None,
+        tests: list[str] | None = None,
+        test_reason: str = "",
+    ) -> None:
         # One card per warning and drug set; dual blockade is one card for all the orders forming it.
         key = (code, indicator) if code == "ras-mutant-dual-blockade" else (code, use.drugs, indicator)
         if key in found:
             found[key].orders.append(use)
             return
-        found[key] = Warning(code, indicator, title or rules[code]["title"], [use], evidence, detail,
-                             tests or [], test_reason)
+        found[key] = Warning(code, indicator, title or rules[code]["title"], [use], evidence, detail, tests or [], test_reason)
 
     all_her2 = set(facts.active_her2_drugs)
     for use in orders.medications:
@@ -118,13 +128,25 @@ def order_warnings(knowledge: Knowledge, matcher: DrugMatcher, facts: Facts,
                 _colorectal(a, use, her2, egfr, all_her2, facts, rules, add)
             else:
                 _gastric(a, use, her2, facts, rules, add)
-            if her2 and a.status != "positive" and not (a.tumour_type == "colorectal" and a.status == "low"
-                                                         and "trastuzumab deruxtecan" in her2):
+            if (
+                her2
+                and a.status != "positive"
+                and not (a.tumour_type == "colorectal" and a.status == "low" and "trastuzumab deruxtecan" in her2)
+            ):
                 tests, reason = _settling_tests(a)
-                add("her2-drug-without-positive", use, "warning",
-                    [f"{', '.join(sorted(her2))} ordered; HER2 status for {a.tumour_type} cancer is "
-                     f"**{a.status}** ({', '.join(a.met) or 'no positive criterion met'}).", reason],
-                    rules["her2-drug-without-positive"]["evidence"], tests=tests, test_reason=reason)
+                add(
+                    "her2-drug-without-positive",
+                    use,
+                    "warning",
+                    [
+                        f"{', '.join(sorted(her2))} ordered; HER2 status for {a.tumour_type} cancer is "
+                        f"**{a.status}** ({', '.join(a.met) or 'no positive criterion met'}).",
+                        reason,
+                    ],
+                    rules["her2-drug-without-positive"]["evidence"],
+                    tests=tests,
+                    test_reason=reason,
+                )
     return list(found.values())
 
 
@@ -133,22 +155,44 @@ def _colorectal(a, use, her2, egfr, all_her2, facts, rules, add) -> None:
     if egfr and a.status == "positive":
         basis = ", ".join(a.basis)
         if facts.line == "later":
-            add("anti-egfr-her2-positive", use, "warning",
-                [f"{', '.join(sorted(egfr))} ordered for HER2-positive mCRC ({basis}; {', '.join(a.met)}) "
-                 "in a later line (systemic therapy on file)."], rule["evidence"])
+            add(
+                "anti-egfr-her2-positive",
+                use,
+                "warning",
+                [
+                    f"{', '.join(sorted(egfr))} ordered for HER2-positive mCRC ({basis}; {', '.join(a.met)}) "
+                    "in a later line (systemic therapy on file)."
+                ],
+                rule["evidence"],
+            )
         else:
-            add("anti-egfr-her2-positive", use, "info",
-                [f"{', '.join(sorted(egfr))} ordered for HER2-positive mCRC ({basis}) with no prior systemic "
-                 "therapy on file (first line). The HER2 effect on anti-EGFR benefit is weaker in first line."],
-                rule["first_line"]["evidence"], title=rule["first_line"]["title"])
+            add(
+                "anti-egfr-her2-positive",
+                use,
+                "info",
+                [
+                    f"{', '.join(sorted(egfr))} ordered for HER2-positive mCRC ({basis}) with no prior systemic "
+                    "therapy on file (first line). The HER2 effect on anti-EGFR benefit is weaker in first line."
+                ],
+                rule["first_line"]["evidence"],
+                title=rule["first_line"]["title"],
+            )
     if "trastuzumab deruxtecan" in her2 and a.status == "low":
-        add("tdxd-her2-low-crc", use, "warning",
-            ["Trastuzumab deruxtecan ordered; HER2 status is **low** ("
-             + describe_view(a.view) + ")."], rules["tdxd-her2-low-crc"]["evidence"])
+        add(
+            "tdxd-her2-low-crc",
+            use,
+            "warning",
+            ["Trastuzumab deruxtecan ordered; HER2 status is **low** (" + describe_view(a.view) + ")."],
+            rules["tdxd-her2-low-crc"]["evidence"],
+        )
     if her2 and len(all_her2) >= 2 and a.ras and a.ras.mutant:
-        add("ras-mutant-dual-blockade", use, "warning",
+        add(
+            "ras-mutant-dual-blockade",
+            use,
+            "warning",
             [f"Dual HER2 blockade ({', '.join(sorted(all_her2))}) with RAS mutation: " + "; ".join(a.ras.mutant) + "."],
-            rules["ras-mutant-dual-blockade"]["evidence"])
+            rules["ras-mutant-dual-blockade"]["evidence"],
+        )
 
 
 def _gastric(a, use, her2, facts, rules, add) -> None:
@@ -163,10 +207,17 @@ def _gastric(a, use, her2, facts, rules, add) -> None:
     elif "trastuzumab" in her2 and facts.trastuzumab_courses_ended:
         failed.append(("trastuzumab beyond progression", agents["trastuzumab beyond progression"]))
     for name, trials in failed:
-        add("failed-agent-gastric", use, "warning",
-            [f"{name} ordered for gastric/GEJ cancer: this agent failed in gastric trials."
-             + (" A completed trastuzumab course is on file." if name == "trastuzumab beyond progression" else "")],
-            trials, title=f"{name.capitalize()}: failed in gastric/GEJ cancer trials")
+        add(
+            "failed-agent-gastric",
+            use,
+            "warning",
+            [
+                f"{name} ordered for gastric/GEJ cancer: this agent failed in gastric trials."
+                + (" A completed trastuzumab course is on file." if name == "trastuzumab beyond progression" else "")
+            ],
+            trials,
+            title=f"{name.capitalize()}: failed in gastric/GEJ cancer trials",
+        )
 
 
 def describe_view(view: dict[str, Any]) -> str:
@@ -191,5 +242,10 @@ def order_tests(matcher: DrugMatcher, assessments: list[Assessment], orders: Dra
         if a.status == "equivocal" and oncology and not her2_orders and "ish" not in ordered_tests:
             out.append(("reflex-ish", "IHC 2+ with no ISH result on file."))
         if a.tumour_type == "gastric" and her2_orders and a.status == "positive" and a.results_predate_trastuzumab:
-            out.append(("retest-after-trastuzumab", f"{her2_orders[0].text} ordered after trastuzumab; the HER2 result on file predates trastuzumab."))
+            out.append(
+                (
+                    "retest-after-trastuzumab",
+                    f"{her2_orders[0].text} ordered after trastuzumab; the HER2 result on file predates trastuzumab.",
+                )
+            )
     return list(dict.fromkeys(out))

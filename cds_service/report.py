@@ -11,10 +11,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .knowledge import Knowledge, default_fixtures_dir
 from .discovery import SERVICE_FOR_HOOK
+from .knowledge import Knowledge, default_fixtures_dir
 from .settings import Settings
-
 
 
 @dataclass

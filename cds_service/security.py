@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jwt
 from jwt import PyJWKClient, PyJWKSet
@@ -133,7 +134,7 @@ class Verifier:
             raise AuthError("invalid-token", f"the token is invalid ({type(exc).__name__})") from None
         if not isinstance(claims["jti"], str) or not claims["jti"]:
             raise AuthError("missing-jti", "the token has no usable 'jti'")
-        expires = datetime.fromtimestamp(claims["exp"] + self.leeway, timezone.utc)
+        expires = datetime.fromtimestamp(claims["exp"] + self.leeway, UTC)
         if not self.remember_jti(claims["jti"], issuer.iss, expires):
             raise AuthError("replayed-jti", "this token's jti has been used before")
         claims["_issuer"] = issuer

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -59,7 +59,7 @@ class Settings:
     db_auto_migrate: bool = True
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from `env` (default: the process environment)."""
         env = os.environ if env is None else env
         knowledge_dir = env.get("HER2CDS_KNOWLEDGE_DIR")

@@ -9,10 +9,11 @@ import fcntl
 import hashlib
 import hmac
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -146,7 +147,7 @@ class Store:
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
                     "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
         with self.session.begin() as s:
-            audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(timezone.utc),
+            audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
                                 latency_ms=latency_ms, patient_key=patient_key,
                                 knowledge_version=knowledge_version, cards=summary)
             s.add(audit)
@@ -159,7 +160,7 @@ class Store:
             return s.get(IssuedCard, card_uuid)
 
     def add_feedback(self, service: str, items: list[dict]) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with self.session.begin() as s:
             s.add_all(FeedbackRecord(service=service, card_uuid=i["card"], outcome=i["outcome"],
                                      accepted_suggestions=i.get("acceptedSuggestions") or [],
@@ -179,7 +180,7 @@ class Store:
 
     def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
         """Store a JWT id; False if it was already seen (a replay). Expired ids are purged."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             with self.session.begin() as s:
                 s.execute(delete(SeenToken).where(SeenToken.expires_at < now))

@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def fetch_statuses(settings: Settings, knowledge: Knowledge, min_interval_s: flo
 def refresh(settings: Settings, knowledge: Knowledge, **kwargs: Any) -> tuple[Path, RefreshReport]:
     """Fetch every status and write the overlay atomically; on any error the old file stays."""
     report = fetch_statuses(settings, knowledge, **kwargs)
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     for entry in report.statuses.values():
         entry["refreshedAt"] = now
     overlay = {"refreshedAt": now, "api": settings.ctgov_api_url, "knowledgeVersion": knowledge.version,
@@ -117,7 +117,7 @@ class Overlay:
 
     @property
     def age_days(self) -> float:
-        return (datetime.now(timezone.utc) - self.refreshed_at).total_seconds() / 86400
+        return (datetime.now(UTC) - self.refreshed_at).total_seconds() / 86400
 
     @property
     def stale(self) -> bool:

@@ -3,11 +3,12 @@
 python -m tests.make_fixtures      # rewrite fixtures/patients/*.json and fixtures/requests/*.json
 tests/test_fixtures.py checks the committed files equal what this script writes.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from tests import fhir_builders as b
 
@@ -36,8 +37,11 @@ def crc_ihc2_ish_positive(pid: str = "crc-ihc2-ish") -> list[dict]:
 def crc_plasma_amplified(pid: str = "crc-plasma") -> list[dict]:
     """CRC, plasma ERBB2 amplified (ApCN 20), plasma KRAS/NRAS wild-type, no tissue result."""
     return _crc_base(pid) + [
-        b.erbb2_cn(pid, True, copy_number=12), b.apcn(pid, 20), b.ctdna_fraction(pid, 15),
-        b.variant(pid, "KRAS", present=False), b.variant(pid, "NRAS", present=False),
+        b.erbb2_cn(pid, True, copy_number=12),
+        b.apcn(pid, 20),
+        b.ctdna_fraction(pid, 15),
+        b.variant(pid, "KRAS", present=False),
+        b.variant(pid, "NRAS", present=False),
         b.medication(pid, "FOLFIRI", date="2023-05-01"),
     ]
 
@@ -81,16 +85,23 @@ def gastric_ihc2_no_ish(pid: str = "gc-ihc2") -> list[dict]:
 
 def gastric_after_trastuzumab(pid: str = "gc-post-t") -> list[dict]:
     """Gastric/GEJ, IHC 3+ from 2023, trastuzumab + chemotherapy completed in 2024 (second line now)."""
-    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid),
-            b.ihc(pid, "3+", date="2023-01-15", specimen="Gastric biopsy"),
-            b.medication(pid, "trastuzumab", "224905", date="2023-02-01"),
-            b.medication(pid, "cisplatin", "2555", date="2023-02-01")]
+    return [
+        b.patient(pid),
+        b.gastric(pid),
+        b.liver_mets(pid),
+        b.ihc(pid, "3+", date="2023-01-15", specimen="Gastric biopsy"),
+        b.medication(pid, "trastuzumab", "224905", date="2023-02-01"),
+        b.medication(pid, "cisplatin", "2555", date="2023-02-01"),
+    ]
 
 
 def crc_tissue_copy_number(pid: str = "crc-cn") -> list[dict]:
     """CRC, IHC 3+ with tissue NGS copy number 70 and qPCR copy number 12 (Table 2 tissue cut-offs)."""
-    return _crc_base(pid) + [b.ihc(pid, "3+", 90), b.erbb2_cn(pid, True, 70, origin="tissue"),
-                             b.local_value(pid, "erbb2-cn-qpcr", 12, origin="tissue")]
+    return _crc_base(pid) + [
+        b.ihc(pid, "3+", 90),
+        b.erbb2_cn(pid, True, 70, origin="tissue"),
+        b.local_value(pid, "erbb2-cn-qpcr", 12, origin="tissue"),
+    ]
 
 
 def crc_ihc2_no_ish(pid: str = "crc-ihc2") -> list[dict]:
@@ -151,24 +162,38 @@ PATIENTS: dict[str, Callable[[], list[dict]]] = {
 
 # Order-hook requests: (patient fixture, hook, draft orders built for that patient id)
 ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
-    "crc-ihc3-positive-cetuximab-sign": ("crc-ihc3-positive", "order-sign",
-                                         lambda p: [b.draft_order(p, "cetuximab 2 MG/ML Injectable Solution", "1657589", mid="draft-cetuximab")]),
-    "crc-ihc3-positive-pertuzumab-trastuzumab-sign": ("crc-ihc3-positive", "order-sign",
-                                                      lambda p: [b.draft_order(p, "Perjeta", mid="draft-pertuzumab"),
-                                                                 b.draft_order(p, "Herceptin", mid="draft-trastuzumab")]),
-    "gastric-ihc3-lapatinib-select": ("gastric-ihc3", "order-select",
-                                      lambda p: [b.draft_order(p, "lapatinib 250 MG Oral Tablet", mid="draft-lapatinib")]),
-    "crc-her2-low-tdxd-sign": ("crc-her2-low", "order-sign",
-                               lambda p: [b.draft_order(p, "Enhertu 100 MG Injection", mid="draft-tdxd")]),
-    "crc-ras-mutant-dual-blockade-sign": ("crc-ras-mutant", "order-sign",
-                                          lambda p: [b.draft_order(p, "pertuzumab", "1298944", mid="draft-p"),
-                                                     b.draft_order(p, "trastuzumab", "224905", mid="draft-t")]),
-    "gastric-no-her2-test-oxaliplatin-sign": ("gastric-no-her2-test", "order-sign",
-                                              lambda p: [b.draft_order(p, "oxaliplatin", "32592", mid="draft-ox")]),
-    "crc-no-her2-test-trastuzumab-sign": ("crc-no-her2-test", "order-sign",
-                                          lambda p: [b.draft_order(p, "Herceptin", mid="draft-h")]),
-    "gastric-after-trastuzumab-pertuzumab-select": ("gastric-after-trastuzumab", "order-select",
-                                                    lambda p: [b.draft_order(p, "Perjeta", mid="draft-perj")]),
+    "crc-ihc3-positive-cetuximab-sign": (
+        "crc-ihc3-positive",
+        "order-sign",
+        lambda p: [b.draft_order(p, "cetuximab 2 MG/ML Injectable Solution", "1657589", mid="draft-cetuximab")],
+    ),
+    "crc-ihc3-positive-pertuzumab-trastuzumab-sign": (
+        "crc-ihc3-positive",
+        "order-sign",
+        lambda p: [b.draft_order(p, "Perjeta", mid="draft-pertuzumab"), b.draft_order(p, "Herceptin", mid="draft-trastuzumab")],
+    ),
+    "gastric-ihc3-lapatinib-select": (
+        "gastric-ihc3",
+        "order-select",
+        lambda p: [b.draft_order(p, "lapatinib 250 MG Oral Tablet", mid="draft-lapatinib")],
+    ),
+    "crc-her2-low-tdxd-sign": ("crc-her2-low", "order-sign", lambda p: [b.draft_order(p, "Enhertu 100 MG Injection", mid="draft-tdxd")]),
+    "crc-ras-mutant-dual-blockade-sign": (
+        "crc-ras-mutant",
+        "order-sign",
+        lambda p: [b.draft_order(p, "pertuzumab", "1298944", mid="draft-p"), b.draft_order(p, "trastuzumab", "224905", mid="draft-t")],
+    ),
+    "gastric-no-her2-test-oxaliplatin-sign": (
+        "gastric-no-her2-test",
+        "order-sign",
+        lambda p: [b.draft_order(p, "oxaliplatin", "32592", mid="draft-ox")],
+    ),
+    "crc-no-her2-test-trastuzumab-sign": ("crc-no-her2-test", "order-sign", lambda p: [b.draft_order(p, "Herceptin", mid="draft-h")]),
+    "gastric-after-trastuzumab-pertuzumab-select": (
+        "gastric-after-trastuzumab",
+        "order-select",
+        lambda p: [b.draft_order(p, "Perjeta", mid="draft-perj")],
+    ),
 }
 
 

@@ -6,10 +6,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from cds_service.cli import main, render_cards
-from tests.conftest import ROOT, load_request, free_port
+from tests.conftest import ROOT, free_port, load_request
+
+pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
 
 def test_call_prints_cards_in_process(capsys):

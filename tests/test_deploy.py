@@ -19,8 +19,10 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import ROOT, load_request, free_port
+from tests.conftest import ROOT, free_port, load_request
 from tests.jwt_helpers import Issuer
+
+pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
 K8S = ROOT / "deploy" / "kubernetes"
 K8S_VERSION = "1.30.0"
@@ -29,7 +31,7 @@ K8S_VERSION = "1.30.0"
 def readme_serve_command() -> list[str]:
     """The README's install-and-run line, reduced to the command that serves."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    line = next(l for l in text.splitlines() if "her2-cds serve" in l and "pip install" in l)
+    line = next(item for item in text.splitlines() if "her2-cds serve" in item and "pip install" in item)
     return Path(line.split("&&")[-1].split()[0]).name.split() + line.split("&&")[-1].split()[1:]
 
 

@@ -19,6 +19,8 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import FIXTURES, ROOT, call, status_ext
 
+pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
+
 SERVER_DIR = ROOT / "tests" / "fhir_server"
 TOKEN = "test-token-123"
 REQUESTS = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))

@@ -1,4 +1,5 @@
 """The CDS Hooks envelope: discovery, errors with status codes and JSON reasons, CORS, feedback."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import uuid
 
 import pytest
 
+from cds_service.app import create_app
 from cds_service.discovery import PREFETCH
 from cds_service.settings import Settings
-from cds_service.app import create_app
 from tests.conftest import load_request
 
 SERVICES = ["her2-patient-view", "her2-order-select", "her2-order-sign"]
@@ -48,13 +49,16 @@ def _post(client, path, data, content_type="application/json"):
     return client.post(path, data=data, content_type=content_type)
 
 
-@pytest.mark.parametrize("data, reason_part", [
-    (b"{not json", "not valid JSON"),
-    (b"[1, 2]", "JSON object"),
-    (b"\xff\xfe\x00", "UTF-8"),
-    (b'{"a": NaN}', "NaN"),
-    (b"[" * 100000 + b"]" * 100000, "nested"),
-])
+@pytest.mark.parametrize(
+    "data, reason_part",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b"\xff\xfe\x00", "UTF-8"),
+        (b'{"a": NaN}', "NaN"),
+        (b"[" * 100000 + b"]" * 100000, "nested"),
+    ],
+)
 def test_bad_json_is_400_with_reason(client, data, reason_part):
     response = _post(client, "/cds-services/her2-patient-view", data)
     assert response.status_code == 400
@@ -62,18 +66,21 @@ def test_bad_json_is_400_with_reason(client, data, reason_part):
     assert reason_part in body["reason"] and body["requestId"]
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda r: r.pop("hook"), "hook"),
-    (lambda r: r.update(hook="order-sign"), "hook"),
-    (lambda r: r.pop("hookInstance"), "hookInstance"),
-    (lambda r: r.update(hookInstance=""), "hookInstance"),
-    (lambda r: r.pop("context"), "context"),
-    (lambda r: r["context"].pop("patientId"), "context.patientId"),
-    (lambda r: r["context"].update(patientId=42), "context.patientId"),
-    (lambda r: r.update(prefetch=[]), "prefetch"),
-    (lambda r: r.update(fhirAuthorization="token"), "fhirAuthorization"),
-    (lambda r: r.update(fhirServer=5), "fhirServer"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda r: r.pop("hook"), "hook"),
+        (lambda r: r.update(hook="order-sign"), "hook"),
+        (lambda r: r.pop("hookInstance"), "hookInstance"),
+        (lambda r: r.update(hookInstance=""), "hookInstance"),
+        (lambda r: r.pop("context"), "context"),
+        (lambda r: r["context"].pop("patientId"), "context.patientId"),
+        (lambda r: r["context"].update(patientId=42), "context.patientId"),
+        (lambda r: r.update(prefetch=[]), "prefetch"),
+        (lambda r: r.update(fhirAuthorization="token"), "fhirAuthorization"),
+        (lambda r: r.update(fhirServer=5), "fhirServer"),
+    ],
+)
 def test_envelope_errors_name_the_field(client, mutate, field):
     request = load_request("crc-ihc3-positive")
     mutate(request)
@@ -105,8 +112,7 @@ def test_wrong_content_type_is_415(client):
 
 def test_body_over_limit_is_413():
     app = create_app(Settings.from_env({"HER2CDS_MAX_BODY_BYTES": "1000"}))
-    response = app.test_client().post("/cds-services/her2-patient-view", data=b"{" + b" " * 2000 + b"}",
-                                      content_type="application/json")
+    response = app.test_client().post("/cds-services/her2-patient-view", data=b"{" + b" " * 2000 + b"}", content_type="application/json")
     assert response.status_code == 413
     assert "1000" in response.get_json()["reason"]
 
@@ -146,9 +152,14 @@ def test_unexpected_error_is_json_500_with_request_id(app, monkeypatch):
 
 @pytest.mark.parametrize("path", ["/cds-services", "/cds-services/her2-order-sign", "/cds-services/her2-order-sign/feedback"])
 def test_cors_preflight(client, path):
-    response = client.options(path, headers={
-        "Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "authorization, content-type"})
+    response = client.options(
+        path,
+        headers={
+            "Origin": "https://sandbox.cds-hooks.org",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://sandbox.cds-hooks.org")
     allowed = response.headers["Access-Control-Allow-Headers"].lower()
@@ -176,8 +187,11 @@ def test_feedback_accepts_valid_shape(client):
     accepted = _feedback(card=card["uuid"], acceptedSuggestions=[{"id": card["suggestions"][0]["uuid"]}])
     response = client.post("/cds-services/her2-order-sign/feedback", json=accepted)
     assert response.status_code == 200 and response.get_json()["accepted"] == 1
-    overridden = _feedback(card=card["uuid"], outcome="overridden",
-                           overrideReason={"reason": {"code": "clinician-judgement", "system": "urn:her2-cds:override-reason"}, "userComment": "ok"})
+    overridden = _feedback(
+        card=card["uuid"],
+        outcome="overridden",
+        overrideReason={"reason": {"code": "clinician-judgement", "system": "urn:her2-cds:override-reason"}, "userComment": "ok"},
+    )
     assert client.post("/cds-services/her2-order-sign/feedback", json=overridden).status_code == 200
 
 
@@ -189,14 +203,17 @@ def test_feedback_for_a_card_not_issued_is_rejected(client):
     assert response.status_code == 400
 
 
-@pytest.mark.parametrize("body, field", [
-    (_feedback(card="not-a-uuid"), "feedback[0].card"),
-    (_feedback(outcome="maybe"), "feedback[0].outcome"),
-    (_feedback(outcomeTimestamp="yesterday"), "feedback[0].outcomeTimestamp"),
-    (_feedback(acceptedSuggestions="all"), "feedback[0].acceptedSuggestions"),
-    (_feedback(overrideReason={"reason": {}}), "feedback[0].overrideReason"),
-    ({"feedback": []}, "feedback"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (_feedback(card="not-a-uuid"), "feedback[0].card"),
+        (_feedback(outcome="maybe"), "feedback[0].outcome"),
+        (_feedback(outcomeTimestamp="yesterday"), "feedback[0].outcomeTimestamp"),
+        (_feedback(acceptedSuggestions="all"), "feedback[0].acceptedSuggestions"),
+        (_feedback(overrideReason={"reason": {}}), "feedback[0].overrideReason"),
+        ({"feedback": []}, "feedback"),
+    ],
+)
 def test_feedback_rejects_bad_shape(client, body, field):
     response = client.post("/cds-services/her2-patient-view/feedback", json=body)
     assert response.status_code == 400

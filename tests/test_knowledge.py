@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cds_service.knowledge import (KnowledgeError, default_knowledge_dir, iter_sources, load_knowledge,
-                                   normalise_quote_text, seed_text_variants)
+from cds_service.knowledge import (
+    KnowledgeError,
+    default_knowledge_dir,
+    iter_sources,
+    load_knowledge,
+    normalise_quote_text,
+    seed_text_variants,
+)
 from tests.conftest import SEEDS
 
 REQUIRE_SEEDS = os.environ.get("HER2CDS_REQUIRE_SEEDS") == "1"

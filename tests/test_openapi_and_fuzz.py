@@ -23,6 +23,8 @@ from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import FIXTURES, SERVICE_FOR_HOOK, load_request
 
+pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
+
 DOC = yaml.safe_load((Path(__file__).resolve().parent.parent / "cds_service" / "openapi.yaml").read_text())
 REQUEST_NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
 MAX_SECONDS = 2.0

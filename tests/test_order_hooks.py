@@ -1,4 +1,5 @@
 """order-select and order-sign: warnings on draft orders, their twins, and test suggestions."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,6 @@ FOLFOX = b.medication(P, "FOLFOX", date="2024-01-01", mid="hist-folfox")
 
 def crc_positive(history=(FOLFOX,)):
     return [b.patient(P), b.crc(P), b.liver_mets(P), b.ihc(P, "3+", 80), *history]
-
-
 
 
 def run(client, hook, resources, orders, selections=None):
@@ -84,13 +83,16 @@ def test_her2_drug_without_any_test_offers_ihc_and_ish(client):
     assert creates == ["18474-7", "49683-6"]
 
 
-@pytest.mark.parametrize("text, rx, agent, trial", [
-    ("lapatinib 250 MG Oral Tablet", None, "Lapatinib", "LOGiC"),
-    ("Tykerb", None, "Lapatinib", "TyTAN"),
-    ("pertuzumab", "1298944", "Pertuzumab", "JACOB"),
-    ("ado-trastuzumab emtansine", None, "Trastuzumab emtansine", "GATSBY"),
-    ("trastuzumab high-dose loading", None, "High-dose trastuzumab", "HELOISE"),
-])
+@pytest.mark.parametrize(
+    "text, rx, agent, trial",
+    [
+        ("lapatinib 250 MG Oral Tablet", None, "Lapatinib", "LOGiC"),
+        ("Tykerb", None, "Lapatinib", "TyTAN"),
+        ("pertuzumab", "1298944", "Pertuzumab", "JACOB"),
+        ("ado-trastuzumab emtansine", None, "Trastuzumab emtansine", "GATSBY"),
+        ("trastuzumab high-dose loading", None, "High-dose trastuzumab", "HELOISE"),
+    ],
+)
 def test_failed_agents_in_gastric_cancer(client, text, rx, agent, trial):
     resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+")]
     cards = run(client, "order-select", resources, [b.draft_order(P, text, rx, mid="d1")])
@@ -100,8 +102,12 @@ def test_failed_agents_in_gastric_cancer(client, text, rx, agent, trial):
 
 
 def test_trastuzumab_beyond_progression_in_gastric_cancer(client):
-    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
-                 b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01")]
+    resources = [
+        b.patient(P),
+        b.gastric(P),
+        b.ihc(P, "3+", date="2024-06-01"),
+        b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01"),
+    ]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "Ogivri", mid="t2")])
     assert "failed-agent-gastric" in codes(cards)
     assert "T-ACT" in warnings(cards)[0]["detail"]
@@ -124,12 +130,15 @@ def test_tdxd_for_positive_crc_is_no_warning(client):
     assert warnings(cards) == []
 
 
-@pytest.mark.parametrize("ras, warn", [
-    (b.variant(P, "KRAS", "p.G12D", rc=31), True),
-    (b.variant(P, "KRAS", "p.G12D", rc=30), False),
-    (b.variant(P, "KRAS", "p.G12D", origin="tissue"), True),
-    (b.variant(P, "KRAS", "p.L19F", rc=90), False),
-])
+@pytest.mark.parametrize(
+    "ras, warn",
+    [
+        (b.variant(P, "KRAS", "p.G12D", rc=31), True),
+        (b.variant(P, "KRAS", "p.G12D", rc=30), False),
+        (b.variant(P, "KRAS", "p.G12D", origin="tissue"), True),
+        (b.variant(P, "KRAS", "p.L19F", rc=90), False),
+    ],
+)
 def test_dual_blockade_with_ras_mutation(client, ras, warn):
     resources = crc_positive() + [ras, b.variant(P, "NRAS", present=False)]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "pertuzumab", mid="p"), b.draft_order(P, "trastuzumab", mid="t")])
@@ -142,8 +151,10 @@ def test_dual_blockade_with_ras_mutation(client, ras, warn):
 
 
 def test_dual_blockade_counts_an_active_her2_drug_in_history(client):
-    resources = crc_positive() + [b.variant(P, "KRAS", "p.G12D", origin="tissue"),
-                                  b.medication(P, "trastuzumab", "224905", status="active", date="2026-10-01")]
+    resources = crc_positive() + [
+        b.variant(P, "KRAS", "p.G12D", origin="tissue"),
+        b.medication(P, "trastuzumab", "224905", status="active", date="2026-10-01"),
+    ]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "Tukysa", mid="tu")])
     assert "ras-mutant-dual-blockade" in codes(cards)
 
@@ -194,8 +205,12 @@ def test_gastric_chemotherapy_with_her2_test_ordered_does_not_nag(client):
 
 
 def test_second_line_her2_therapy_with_pre_trastuzumab_result(client):
-    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2023-01-01"),
-                 b.medication(P, "trastuzumab", "224905", status="active", date="2023-02-01")]
+    resources = [
+        b.patient(P),
+        b.gastric(P),
+        b.ihc(P, "3+", date="2023-01-01"),
+        b.medication(P, "trastuzumab", "224905", status="active", date="2023-02-01"),
+    ]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "Enhertu", mid="x")])
     [test] = by_topic(cards, "her2-testing")
     assert test["summary"].startswith("HER2 result predates trastuzumab")
@@ -217,16 +232,25 @@ def test_chemotherapy_for_lung_cancer_returns_no_cards(client):
 def sandbox_request(order):
     resources = crc_positive()
     request = b.hook_request("order-select", P, resources)
-    request["context"]["draftOrders"] = {"resourceType": "Bundle", "entry": [{"resource": order}]} if order else {"resourceType": "Bundle", "entry": []}
+    request["context"]["draftOrders"] = (
+        {"resourceType": "Bundle", "entry": [{"resource": order}]} if order else {"resourceType": "Bundle", "entry": []}
+    )
     request["context"]["selections"] = [f"{order['resourceType']}/{order['id']}"] if order else []
     del request["prefetch"]["patient"]
     return request
 
 
 def test_sandbox_dstu2_medication_order(client):
-    order = {"resourceType": "MedicationOrder", "id": "mo1", "status": "draft", "patient": {"reference": f"Patient/{P}"},
-             "medicationCodeableConcept": {"text": "Cetuximab 2 MG/ML Injectable Solution",
-                                           "coding": [{"system": b.RXNORM, "code": "1657589", "display": "cetuximab 2 MG/ML Injectable Solution"}]}}
+    order = {
+        "resourceType": "MedicationOrder",
+        "id": "mo1",
+        "status": "draft",
+        "patient": {"reference": f"Patient/{P}"},
+        "medicationCodeableConcept": {
+            "text": "Cetuximab 2 MG/ML Injectable Solution",
+            "coding": [{"system": b.RXNORM, "code": "1657589", "display": "cetuximab 2 MG/ML Injectable Solution"}],
+        },
+    }
     code, body = call(client, sandbox_request(order))
     assert code == 200
     [w] = warnings(body["cards"])
@@ -246,16 +270,19 @@ def test_sandbox_call_without_an_order(client):
     assert code == 200 and body == {"cards": []}
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("crc-ihc3-positive-cetuximab-sign", ["anti-egfr-her2-positive"]),
-    ("crc-ihc3-positive-pertuzumab-trastuzumab-sign", []),
-    ("gastric-ihc3-lapatinib-select", ["failed-agent-gastric"]),
-    ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
-    ("crc-ras-mutant-dual-blockade-sign", ["ras-mutant-dual-blockade"]),
-    ("gastric-no-her2-test-oxaliplatin-sign", []),
-    ("crc-no-her2-test-trastuzumab-sign", ["her2-drug-without-positive"]),
-    ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("crc-ihc3-positive-cetuximab-sign", ["anti-egfr-her2-positive"]),
+        ("crc-ihc3-positive-pertuzumab-trastuzumab-sign", []),
+        ("gastric-ihc3-lapatinib-select", ["failed-agent-gastric"]),
+        ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
+        ("crc-ras-mutant-dual-blockade-sign", ["ras-mutant-dual-blockade"]),
+        ("gastric-no-her2-test-oxaliplatin-sign", []),
+        ("crc-no-her2-test-trastuzumab-sign", ["her2-drug-without-positive"]),
+        ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
+    ],
+)
 def test_order_fixtures(client, name, expected):
     code, body = call(client, load_request(name))
     assert code == 200 and codes(body["cards"]) == expected

@@ -129,7 +129,7 @@ def test_copy_number_against_each_cutoff_of_the_same_kind(client, kind, cut, tri
               "ngs": lambda: b.erbb2_cn(P, True, value, origin="tissue"),
               "qpcr": lambda: b.local_value(P, "erbb2-cn-qpcr", value, origin="tissue")}[kind]()
     detail = run(client, b.ihc(P, "3+", 80), result)[0]["detail"]
-    line = next(l for l in detail.splitlines() if f" {side} {cut:g} ({trial}" in l)
+    line = next(item for item in detail.splitlines() if f" {side} {cut:g} ({trial}" in item)
     assert f"{value:g} {side} {cut:g}" in line
     assert ("higher group" in line) is (side == "≥")
     other_kinds = {"apcn": ["68.7", "9.45"], "ngs": ["16.7", "25.82", "9.45"], "qpcr": ["16.7", "68.7"]}[kind]
@@ -204,8 +204,8 @@ def test_active_not_recruiting_trials_are_never_offered(client):
     ids = trials["extension"]["her2cds"]["trials"]
     assert {"NCT03365882", "NCT04744831", "NCT04460456"}.isdisjoint(ids)
     assert {"NCT04380012", "NCT05333809", "NCT05356897"} <= set(ids)
-    assert [l["url"] for l in trials["links"]] == [f"https://clinicaltrials.gov/study/{n}" for n in ids]
-    assert all(l["type"] == "absolute" for l in trials["links"])
+    assert [item["url"] for item in trials["links"]] == [f"https://clinicaltrials.gov/study/{n}" for n in ids]
+    assert all(item["type"] == "absolute" for item in trials["links"])
     assert "as reported in Yoshikawa & Nakamura, Cancers 2023;15:183 (colorectal review), Dec 2022; check the registry" in trials["detail"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,8 @@ from cds_service.settings import Settings
 from cds_service.storage import Store, pseudonym
 from tests import fhir_builders as b
 from tests.conftest import call
+
+pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
 PATIENT_ID = "pat-secret-4711"
 NAME = "Zyxwvutsrq"
@@ -59,11 +61,11 @@ def test_audit_and_feedback_round_trip(database_url):
 
 def test_replay_store(database_url):
     store = Store(database_url)
-    later = datetime.now(timezone.utc) + timedelta(minutes=5)
+    later = datetime.now(UTC) + timedelta(minutes=5)
     assert store.remember_jti("jti-1", "iss-a", later) is True
     assert store.remember_jti("jti-1", "iss-a", later) is False
     assert store.remember_jti("jti-1", "iss-b", later) is True  # jti is unique per issuer
-    store.remember_jti("old", "iss-a", datetime.now(timezone.utc) - timedelta(seconds=1))
+    store.remember_jti("old", "iss-a", datetime.now(UTC) - timedelta(seconds=1))
     store.remember_jti("jti-2", "iss-a", later)  # purges expired ids
     assert "iss-a\x1fold" not in [row["jti"] for row in store.dump()["seen_jti"]]
 

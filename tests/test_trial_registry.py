@@ -1,11 +1,12 @@
 """Trial status refresh against a loopback server replaying ClinicalTrials.gov API v2 responses,
 the overlay's effect on the cards, staleness, and the reviewer report."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,9 +23,12 @@ from tests.conftest import by_topic, call, load_request
 
 def study(nct: str, status: str, updated: str = "2026-10-01") -> dict:
     """A v2 study record limited to the requested fields (documented response shape)."""
-    return {"protocolSection": {"identificationModule": {"nctId": nct},
-                                "statusModule": {"overallStatus": status,
-                                                 "lastUpdatePostDateStruct": {"date": updated, "type": "ACTUAL"}}}}
+    return {
+        "protocolSection": {
+            "identificationModule": {"nctId": nct},
+            "statusModule": {"overallStatus": status, "lastUpdatePostDateStruct": {"date": updated, "type": "ACTUAL"}},
+        }
+    }
 
 
 BEHAVIOUR = {
@@ -92,8 +96,12 @@ def registry():
 
 
 def settings_for(tmp_path, url, **extra):
-    env = {"HER2CDS_CTGOV_API_URL": url, "HER2CDS_TRIAL_OVERLAY": str(tmp_path / "overlay.json"),
-           "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3", **extra}
+    env = {
+        "HER2CDS_CTGOV_API_URL": url,
+        "HER2CDS_TRIAL_OVERLAY": str(tmp_path / "overlay.json"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
+        **extra,
+    }
     return Settings.from_env(env)
 
 
@@ -123,7 +131,7 @@ def test_cards_follow_the_registry(tmp_path, registry, knowledge):
     assert "NCT04704661" in offered and "NCT03929666" in offered
     assert "NCT05253651" not in offered and "NCT05356897" not in offered and "NCT04278144" not in offered
     assert "NCT03365882" in offered  # registry says recruiting
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     assert f"registry status on {today}: RECRUITING" in after["detail"]
     assert "NCT05253651 MOUNTAINEER-03: registry status COMPLETED" in after["detail"]
     assert "NCT04278144 BDC-1001 ± nivolumab: not found in the registry" in after["detail"]
@@ -164,10 +172,12 @@ def test_cli_refresh_names_missing_trials(tmp_path, registry, monkeypatch, capsy
 
 
 def test_stale_overlay_is_flagged_in_card_and_health(tmp_path, knowledge):
-    old = (datetime.now(timezone.utc) - timedelta(days=45)).isoformat(timespec="seconds")
-    overlay = {"refreshedAt": old, "trials": {t["nct"]: {"overallStatus": "RECRUITING", "lastUpdatePostDate": None,
-                                                       "refreshedAt": old} for t in knowledge.trials},
-               "missingFromRegistry": []}
+    old = (datetime.now(UTC) - timedelta(days=45)).isoformat(timespec="seconds")
+    overlay = {
+        "refreshedAt": old,
+        "trials": {t["nct"]: {"overallStatus": "RECRUITING", "lastUpdatePostDate": None, "refreshedAt": old} for t in knowledge.trials},
+        "missingFromRegistry": [],
+    }
     (tmp_path / "overlay.json").write_text(json.dumps(overlay))
     app = create_app(settings_for(tmp_path, "http://127.0.0.1:9"))
     card = by_topic(call(app.test_client(), load_request("gastric-ihc3"))[1]["cards"], "her2-trials")[0]
@@ -193,7 +203,16 @@ def test_report_lists_every_entry_with_its_quote_and_scenarios(knowledge, fmt):
     assert knowledge.version_label in text
     for name, doc in knowledge.raw.items():
         for _, src in iter_sources(doc):
-            quote = src["quote"] if fmt == "md" else src["quote"].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;").replace("'", "&#x27;")
+            quote = (
+                src["quote"]
+                if fmt == "md"
+                else src["quote"]
+                .replace("&", "&amp;")
+                .replace("<", "&lt;")
+                .replace(">", "&gt;")
+                .replace('"', "&quot;")
+                .replace("'", "&#x27;")
+            )
             assert quote in text, (name, src["quote"])
     for trial in knowledge.trials:
         assert trial["nct"] in text
