@@ -142,11 +142,11 @@ def _trials_refresh(args: argparse.Namespace) -> int:
 
 def _knowledge_report(args: argparse.Namespace) -> int:
     from .knowledge import load_knowledge
-    from .report import build, render_html, render_markdown
+    from .report import build, render_html, render_json, render_markdown
 
     knowledge = load_knowledge(Settings.from_env().knowledge_dir)
     items = build(knowledge)
-    text = render_html(knowledge, items) if args.format == "html" else render_markdown(knowledge, items)
+    text = {"html": render_html, "json": render_json, "md": render_markdown}[args.format](knowledge, items)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     knowledge = sub.add_parser("knowledge", help="the knowledge files")
     knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
     report = knowledge_sub.add_parser("report", help="a document for clinical reviewers")
-    report.add_argument("--format", choices=["md", "html"], default="md")
+    report.add_argument("--format", choices=["md", "html", "json"], default="md")
     report.add_argument("--output", help="write to this file instead of stdout")
     report.set_defaults(func=_knowledge_report)
     args = parser.parse_args(argv)

@@ -235,6 +235,8 @@ def split_rules(cards: list[dict]) -> tuple[list[dict], list[list[str]]]:
         card = json.loads(json.dumps(card))
         ext = (card.get("extension") or {}).get("her2cds") or {}
         rules.append(ext.pop("rules", []))
+        if card.get("extension") == {"her2cds": {}}:
+            del card["extension"]  # the card's extension held only its rule ids
         stripped.append(card)
     return stripped, rules
 
