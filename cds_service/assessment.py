@@ -23,7 +23,7 @@ COMPARISON = {"ge": ("≥", "<"), "gt": (">", "≤")}
 
 @dataclass
 class CriterionResult:
-    id: str  # the criterion's code (HERACLES ...)
+    id: str  # the criterion's code, as on the cards
     label: str
     outcome: Outcome
     rule: str = ""  # its rule id

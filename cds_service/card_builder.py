@@ -19,8 +19,12 @@ STATUS_LABEL = {"positive": "HER2-positive", "equivocal": "HER2 equivocal", "low
                 "negative": "HER2-negative", "indeterminate": "HER2 indeterminate", "not-tested": "HER2 not tested"}
 
 
+SUMMARY_MAX_CHARS = 140  # CDS Hooks 2.0: a card summary is "<140 characters"
+SUMMARY_RESULTS = 2  # results named in a status card's summary
+
+
 def _summary(text: str) -> str:
-    return text if len(text) < 140 else text[:136].rstrip() + "…"
+    return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4].rstrip() + "…"
 
 
 class CardBuilder:
@@ -67,7 +71,7 @@ class CardBuilder:
         if a.status == "positive":
             summary += f": {met} met"
         elif a.results:
-            summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:2])
+            summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])
         elif a.missing:
             summary += f": {a.missing[0]}"
         lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"

@@ -155,6 +155,22 @@ def _knowledge_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _feedback_report(args: argparse.Namespace) -> int:
+    from .feedback_report import render_json, render_markdown, tally
+    from .storage import Store
+
+    settings = Settings.from_env()
+    store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
+    tallies, without_rules = tally(store)
+    text = (render_json if args.format == "json" else render_markdown)(tallies, without_rules)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    else:
+        print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("--format", choices=["md", "html", "json"], default="md")
     report.add_argument("--output", help="write to this file instead of stdout")
     report.set_defaults(func=_knowledge_report)
+    feedback = sub.add_parser("feedback", help="the stored feedback on the cards")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    feedback_report = feedback_sub.add_parser("report", help="per rule and knowledge version: issued, accepted, overridden")
+    feedback_report.add_argument("--format", choices=["md", "json"], default="md")
+    feedback_report.add_argument("--output", help="write to this file instead of stdout")
+    feedback_report.set_defaults(func=_feedback_report)
     args = parser.parse_args(argv)
     return args.func(args)
 

@@ -30,7 +30,7 @@ class DrugMatcher:
         self.history_excluded_statuses = set(drugs["statuses"]["history_excluded"])
 
     def from_text(self, text: str) -> set[str]:
-        """Drug ids named in free text; the longest name wins ("trastuzumab deruxtecan")."""
+        """Drug ids named in free text; the longest name wins (a conjugate is never read as its antibody)."""
         found: set[str] = set()
         for match in self._pattern.finditer(text):
             found.update(self._ingredients[match.group(0).lower()])

@@ -30,6 +30,7 @@ class Derived:
     shown: bool = False  # what it found is shown on the status card (the rule produced that card)
 
 
+PERCENT = 100  # relative clonality is a percentage ("... × 100")
 RuleFunction = Callable[..., Derived]
 FUNCTIONS: dict[str, RuleFunction] = {}
 
@@ -57,7 +58,7 @@ def relative_clonality(variant: Variant, variants: list[Variant]) -> float | Non
         v.vaf for v in variants if v.present and v.vaf is not None and v.origin == "plasma" and key is not None and _sample_key(v) == key
     ]
     top = max(peers, default=None)
-    return variant.vaf / top * 100 if top else None
+    return variant.vaf / top * PERCENT if top else None
 
 
 @rule_function

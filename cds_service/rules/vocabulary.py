@@ -42,7 +42,7 @@ VOCABULARY: dict[str, str] = {
     "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio 1.4'",
     "status": "HER2 status decided by the status ladder",
     "basis": "specimens of the criteria met: tissue, plasma",
-    "criteria_met": "codes of the criteria met (HERACLES, TRIUMPH-tissue ...)",
+    "criteria_met": "codes of the criteria met (the `code` of each criterion)",
     "criteria_not_met": "codes of the criteria not met",
     "criteria_unknown": "codes of the criteria that cannot be applied",
     "therapies": "ids of the therapies shown",
@@ -52,8 +52,8 @@ VOCABULARY: dict[str, str] = {
 }
 # Facts grouped under a name: `ras.wild_type`, `ordered.her2-directed` ...
 NAMESPACES: dict[str, str] = {
-    "ras": "RAS for the blood criterion (crc.definition.ras-wild-type): wild_type, mutant, mutant_in_plasma, lines, missing",
-    "results_predate": "dates behind gc.definition.results-predate-trastuzumab: result_date, drug_start",
+    "ras": "RAS found by the rule function ras_status: wild_type, mutant, mutant_in_plasma, lines, missing",
+    "results_predate": "dates found by the rule function results_predate_drug: result_date, drug_start",
     "ordered": "<drug class>: drugs of that class in the draft order being checked",
     "in_use": "<drug class>: drugs of that class in all draft orders or active in the history",
     "draft_orders": "<drug class> or systemic: texts of the draft orders of that class",
