@@ -1,4 +1,4 @@
-"""Assessment -> CDS Hooks 2.0 cards (summary, markdown detail, source, links, suggestions)."""
+"""Assessment -> CDS Hooks cards (summary, markdown detail, source, links, suggestions)."""
 from __future__ import annotations
 
 import uuid
@@ -20,11 +20,12 @@ STATUS_LABEL = {"positive": "HER2-positive", "equivocal": "HER2 equivocal", "low
 
 
 SUMMARY_MAX_CHARS = 140  # CDS Hooks 2.0: a card summary is "<140 characters"
+SUMMARY_CUT = 136  # a longer summary is cut here and ends with "…"
 SUMMARY_RESULTS = 2  # results named in a status card's summary
 
 
 def _summary(text: str) -> str:
-    return text if len(text) < SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 4].rstrip() + "…"
+    return text if len(text) < SUMMARY_MAX_CHARS else text[:SUMMARY_CUT].rstrip() + "…"
 
 
 class CardBuilder:

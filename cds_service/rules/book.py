@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..facts import Facts
 
 SCOPES = {"colorectal": "crc", "gastric": "gc"}
-RULE_ID = re.compile(r"^(crc|gc|common)\.([a-z-]+)\.([a-z0-9][a-z0-9.-]*)$")
+RULE_ID = re.compile(r"^(?P<scope>crc|gc|common)\.(?P<kind>[a-z-]+)\.(?P<name>[a-z0-9][a-z0-9.-]*)$")
 
 # (knowledge file, key of the list in it) -> kind of its rules
 RULE_LISTS: dict[tuple[str, str], str] = {
@@ -157,8 +157,8 @@ class RuleBook:
             match = RULE_ID.match(rule_id)
             if not match:
                 problems.append(f"{where}: id must read <crc|gc|common>.<kind>.<name>")
-            elif match.group(2) != self.kinds[rule_id]:
-                problems.append(f"{where}: kind '{match.group(2)}' in the id, but the rule is a {self.kinds[rule_id]}")
+            elif match.group("kind") != self.kinds[rule_id]:
+                problems.append(f"{where}: kind '{match.group('kind')}' in the id, but the rule is a {self.kinds[rule_id]}")
             if not (rule.get("source") or rule.get("sources") or rule.get("evidence") or rule.get("policy")):
                 problems.append(f"{where}: no citation (source, sources, evidence) and no stated policy")
             conds = [self.condition(rule), rule.get("unless")] + [c for t in _templates(rule) for c in conditions(t)]

@@ -39,7 +39,7 @@ VOCABULARY: dict[str, str] = {
     "history_classes": "drug classes in the medication history",
     "variant_genes": "genes with a variant present (any specimen)",
     "plasma_variant_genes": "genes with a variant present in plasma",
-    "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio 1.4'",
+    "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio <ratio>'",
     "status": "HER2 status decided by the status ladder",
     "basis": "specimens of the criteria met: tissue, plasma",
     "criteria_met": "codes of the criteria met (the `code` of each criterion)",
