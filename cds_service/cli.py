@@ -146,7 +146,11 @@ def _knowledge_report(args: argparse.Namespace) -> int:
 
     knowledge = load_knowledge(Settings.from_env().knowledge_dir)
     items = build(knowledge)
-    text = {"html": render_html, "json": render_json, "md": render_markdown}[args.format](knowledge, items)
+    return _write(args, {"html": render_html, "json": render_json, "md": render_markdown}[args.format](knowledge, items))
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    """A report to --output, or to stdout."""
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
@@ -162,13 +166,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
     tallies, without_rules = tally(store)
-    text = (render_json if args.format == "json" else render_markdown)(tallies, without_rules)
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}")
-    else:
-        print(text)
-    return 0
+    return _write(args, (render_json if args.format == "json" else render_markdown)(tallies, without_rules))
 
 
 def main(argv: list[str] | None = None) -> int:

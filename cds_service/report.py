@@ -17,6 +17,7 @@ from typing import Any
 from .discovery import SERVICE_FOR_HOOK
 from .knowledge import Knowledge, default_fixtures_dir, iter_sources
 from .rules.book import RULE_LISTS, RuleBook, scope_of
+from .rules.vocabulary import NAMESPACES, VOCABULARY
 from .settings import Settings
 
 SCOPE_NAMES = {"crc": "colorectal", "gc": "gastric/GEJ", "common": "both tumour types"}
@@ -174,6 +175,11 @@ def _lines(item: Entry) -> list[str]:
     return lines
 
 
+def facts_glossary() -> list[tuple[str, str]]:
+    """The vocabulary of conditions and templates (cds_service/rules/vocabulary.py)."""
+    return list(VOCABULARY.items()) + [(f"{name}.…", text) for name, text in NAMESPACES.items()]
+
+
 def _cite(src: dict) -> str:
     return f"{src['file']}, {src['section']}: “{src['quote']}”"
 
@@ -196,6 +202,8 @@ def render_markdown(knowledge: Knowledge, items: list[Entry]) -> str:
         lines.append("")
     lines += ["## Other cited statements", ""]
     lines += [f"- {c['where']}: {_cite(c['source'])}" for c in other_citations(knowledge, items)]
+    lines += ["", "## Facts a condition can test", ""]
+    lines += [f"- `{name}`: {text}" for name, text in facts_glossary()]
     return "\n".join(lines) + "\n"
 
 
@@ -220,5 +228,7 @@ def render_html(knowledge: Knowledge, items: list[Entry]) -> str:
         parts.append(f"<li>Exercised by: {fixtures}</li></ul>")
     parts.append("<h2>Other cited statements</h2><ul>")
     parts += [f"<li class='src'>{e(c['where'])}: {e(_cite(c['source']))}</li>" for c in other_citations(knowledge, items)]
+    parts.append("</ul><h2>Facts a condition can test</h2><ul>")
+    parts += [f"<li><code>{e(name)}</code>: {e(text)}</li>" for name, text in facts_glossary()]
     parts.append("</ul></body></html>")
     return "\n".join(parts)

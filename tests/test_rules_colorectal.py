@@ -1,6 +1,8 @@
 """Colorectal rules, table-driven, with every threshold edge (clinical-rules.md section 2 and 5)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests import fhir_builders as b
@@ -483,3 +485,38 @@ def test_trial_card_names_the_offer_rule_each_trial_and_its_notes(client):
             "common.trial-note.criterion-not-given", "common.trial-note.previously-treated",
             "common.trial-note.criterion-interpreted"} <= set(ids)
     assert not {"crc.trial.nct03365882", "crc.trial.nct04744831", "crc.trial.nct04460456"} & set(ids)
+
+
+@pytest.mark.parametrize("results, listed", [
+    ([b.ihc(P, "2+", 40), b.ish(P, 2.5)], False),  # NCT04380012: IHC 2+ must be in more than 50% of cells
+    ([b.ihc(P, "2+", 50), b.ish(P, 2.5)], False),
+    ([b.ihc(P, "2+", 51), b.ish(P, 2.5)], True),
+])
+def test_nct04380012_ihc_2plus_cell_fraction(client, results, listed):
+    trials = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT04380012" in trials[0]["extension"]["her2cds"]["trials"]) is listed
+
+
+@pytest.fixture(scope="module")
+def registry_client(tmp_path_factory):
+    """The service with a registry overlay that lists every trial as recruiting (refreshed now)."""
+    from datetime import UTC, datetime
+
+    from cds_service.app import create_app
+    from cds_service.knowledge import load_knowledge
+    from cds_service.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("overlay")
+    overlay = {"refreshedAt": datetime.now(UTC).isoformat(timespec="seconds"), "missingFromRegistry": [],
+               "trials": {t["nct"]: {"overallStatus": "RECRUITING"} for t in load_knowledge().trials}}
+    (tmp / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
+    return create_app(Settings.from_env({"HER2CDS_TRIAL_OVERLAY": str(tmp / "overlay.json"),
+                                         "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3"})).test_client()
+
+
+@pytest.mark.parametrize("ratio, listed", [(1.99, False), (2.0, True)])
+def test_trials_the_source_lists_as_closed_keep_their_own_ratio_when_the_registry_reopens_them(registry_client, ratio, listed):
+    # S1613 (NCT03365882) and DESTINY-CRC02 (NCT04744831): "IHC 3+ or IHC 2+ and ISH ... ratio >= 2.0" (Table 3)
+    trials = by_topic(run(registry_client, b.ihc(P, "2+", 60), b.ish(P, ratio)), "her2-trials")[0]
+    offered = set(trials["extension"]["her2cds"]["trials"])
+    assert {"NCT03365882", "NCT04744831"} <= offered if listed else not {"NCT03365882", "NCT04744831"} & offered

@@ -160,31 +160,24 @@ def any_of(arms: list[Mapping[str, Any]], lookup: Lookup, rule_outcome: RuleOutc
     return Outcome(UNKNOWN, missing=missing) if unknown else Outcome(NOT_MET)
 
 
+def _entries(condition: Any) -> list[tuple[str, Any]]:
+    """Every (key, value) entry of a condition, nested ones included."""
+    if isinstance(condition, list):
+        return [entry for item in condition for entry in _entries(item)]
+    if not isinstance(condition, Mapping):
+        return []
+    found = list(condition.items())
+    for key, value in condition.items():
+        if key in ("all", "any", "not", "unknown"):
+            found += _entries(value)
+    return found
+
+
 def variables(condition: Any) -> set[str]:
     """Every fact name a condition tests (to check them against the vocabulary at load)."""
-    found: set[str] = set()
-    if isinstance(condition, list):
-        for item in condition:
-            found |= variables(item)
-    elif isinstance(condition, Mapping):
-        for key, value in condition.items():
-            if key in ("all", "any", "not", "unknown"):
-                found |= variables(value)
-            elif key not in COMBINATORS and key not in ANNOTATIONS:
-                found.add(key)
-    return found
+    return {key for key, _ in _entries(condition) if key not in COMBINATORS and key not in ANNOTATIONS}
 
 
 def rule_references(condition: Any) -> set[str]:
     """Every rule id a condition refers to."""
-    found: set[str] = set()
-    if isinstance(condition, list):
-        for item in condition:
-            found |= rule_references(item)
-    elif isinstance(condition, Mapping):
-        for key, value in condition.items():
-            if key == "rule":
-                found.add(value)
-            elif key in ("all", "any", "not", "unknown"):
-                found |= rule_references(value)
-    return found
+    return {value for key, value in _entries(condition) if key == "rule"}
