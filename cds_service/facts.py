@@ -199,6 +199,7 @@ class Context:
     report: str | None = None  # the DiagnosticReport at the top of the grouping
     specimen: SpecimenInfo = SpecimenInfo()
     when: datetime | None = None
+    method: str | None = None  # a grouping Observation's method (an ISH panel's "FISH")
 
 
 USABLE_REPORT_STATUSES = {"final", "amended", "corrected", "appended"}
@@ -253,6 +254,7 @@ class FactReader:
             if ctx.report and self._size(facts) > before:
                 produced.add(ctx.report)
         self._merge_ish_parts(facts)
+        self._attach_cep17(self._observations(parsed, contexts, contained), facts)
         self._reports(parsed, facts, produced, missing)
         self._conditions(parsed, facts)
         self._history(parsed, facts)
@@ -311,7 +313,8 @@ class FactReader:
     def _context_of(self, grouper: dict, ref: str, outer: Context, parsed: ParsedResources) -> Context:
         """The context a grouping Observation gives its members (its own specimen and date first)."""
         own = self.specimens.read(grouper.get("specimen"), parsed, grouper) if grouper.get("specimen") else SpecimenInfo()
-        return Context(ref, outer.report, own if own.origin or own.kind else outer.specimen, _when(grouper) or outer.when)
+        method = (concept_texts(grouper.get("method")) or [outer.method])[0]
+        return Context(ref, outer.report, own if own.origin or own.kind else outer.specimen, _when(grouper) or outer.when, method)
 
     def _observations(self, parsed: ParsedResources, contexts: dict[str, Context],
                       contained: list[tuple[dict, str, Context]]) -> Iterator[tuple[dict, str, Context]]:
@@ -358,6 +361,8 @@ class FactReader:
             return
         when = _when(obs) or ctx.when
         spec = self._origin(obs, parsed, ctx)
+        if carries == "not_used" and entry["reason"] == "cep17-alone" and ctx.grouped_in:
+            return  # part of a grouped ISH test: attached to its ratio in _attach_cep17
         if carries == "not_used":
             self._not_used(facts, oid, when, self._test_name(obs, entry), entry, entry["reason"], value_text(obs), ctx)
         elif carries == "ihc":
@@ -493,7 +498,7 @@ class FactReader:
                 if value is not None:
                     values[key] = value
         method = node.get("method")
-        values["method"] = (concept_texts(method) or [None])[0] if isinstance(method, dict) else None
+        values["method"] = (concept_texts(method) or [None])[0] if isinstance(method, dict) else ctx.method
         call = self.interpreter.call(node, presence_means_positive=carries == "ish_qualitative") or lab_call
         scored = "ratio" in values or "copies_per_cell" in values
         if scored:
@@ -529,6 +534,23 @@ class FactReader:
                     if value is not None and values.get(key) is None:
                         values[key] = value
             facts.results["ish"] = [r for r in facts.results["ish"] if r not in parts] + [replace(main, values=values)]
+
+    def _attach_cep17(self, observations: Iterator[tuple[dict, str, Context]], facts: Facts) -> None:
+        """A grouped chromosome 17 count joins the ISH result of its group; alone it is not used."""
+        code = self.codes["components"]["cep17_copies"]
+        for obs, oid, ctx in observations:
+            if not ctx.grouped_in or not has_code(obs.get("code"), self.loinc, [code]):
+                continue
+            if obs.get("status") not in self.codes["usable_statuses"]:
+                continue
+            ish = [r for r in facts.results.get("ish") or [] if r.grouped_in == ctx.grouped_in and "ratio" in r.values]
+            value, _problem = copies_reader(obs.get("valueQuantity"))
+            if len(ish) == 1 and value is not None and ish[0].values.get("cep17_per_cell") is None:
+                facts.results["ish"] = [r for r in facts.results["ish"] if r is not ish[0]] + [
+                    replace(ish[0], values={**ish[0].values, "cep17_per_cell": value})]
+            else:
+                entry = self.entries[(self.loinc, code)]
+                self._not_used(facts, oid, _when(obs) or ctx.when, self._test_name(obs, entry), entry, "cep17-alone", value_text(obs), ctx)
 
     # the laboratory's HER2 interpretation (48676-1), possibly with IHC / ISH components
     def _interpretation(self, obs: dict, oid: str, when, spec: SpecimenInfo, entry: dict, facts: Facts, ctx: Context) -> None:
