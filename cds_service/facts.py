@@ -208,6 +208,15 @@ KIND_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 inte
               "ngs": "ERBB2 copy number", "report": "HER2 report"}
 
 
+def observation_search_codes(codes: dict) -> list[str]:
+    """`system|code` of every Observation code the fact layer reads (codes.yaml), in file order:
+    the code list of the proposed her2Observations prefetch template (docs/input-codes.md)."""
+    loinc, local = codes["systems"]["loinc"], codes["systems"]["local"]
+    found = [f"{loinc}|{e['code']}" for e in codes["observation_codes"]]
+    return found + [f"{local}|{code}" for code, name in codes["local"].items()
+                    if name in ("qpcr_cn", "apcn", "ctdna_fraction", "ish_copies_per_cell")]
+
+
 def _when(resource: dict) -> datetime | None:
     when = parse_datetime(resource.get("effectiveDateTime")) or parse_datetime(resource.get("issued"))
     if when is None and isinstance(resource.get("effectivePeriod"), dict):
