@@ -8,6 +8,7 @@ wording built on these facts is tested with the cards.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -15,7 +16,7 @@ from cds_service.facts import FactReader, Facts
 from cds_service.fhir_read import parse_resources
 from cds_service.medications import DrugMatcher
 from tests import fhir_builders as b
-from tests.conftest import FIXTURES, by_topic, call, load_request, status_ext
+from tests.conftest import FIXTURES, ROOT, by_topic, call, load_request, status_ext
 
 P = "p1"
 LOINC = "http://loinc.org"
@@ -521,3 +522,23 @@ def test_no_shape_of_this_file_gives_a_server_error(client):
             request["prefetch"]["her2Observations"]["entry"].append({"resource": json.loads(json.dumps(resource))})
             code, _ = call(client, request)
             assert code == 200
+
+
+# ---------------------------------------------------------------- the integrator's guide
+
+def test_input_guide_is_in_the_repo_and_linked(knowledge):
+    guide = ROOT / "docs" / "input-codes.md"
+    assert "docs/input-codes.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert knowledge.codes["contract"] == knowledge.drugs["contract"].split()[0] == "docs/input-codes.md"
+    text = guide.read_text(encoding="utf-8")
+    for entry in knowledge.codes["observation_codes"]:  # every code the service reads is in the guide
+        assert f"`{entry['code']}`" in text, entry["code"]
+    outside = "design/" + "input-codes"  # the design note outside the repository
+    for path in [ROOT / "README.md", guide, *ROOT.glob("cds_service/*.py"), *ROOT.glob("cards/*.yaml"), *ROOT.glob("tests/*.py")]:
+        assert outside not in path.read_text(encoding="utf-8"), path
+
+
+def test_relative_links_of_the_guide_and_readme_resolve():
+    for doc in (ROOT / "README.md", ROOT / "docs" / "input-codes.md"):
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text(encoding="utf-8")):
+            assert (doc.parent / target).exists(), f"{doc.name}: {target}"
