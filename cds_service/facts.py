@@ -390,18 +390,15 @@ class FactReader:
         texts = concept_texts(obs.get("code"))
         if texts and obs.get("status") in self.codes["usable_statuses"] and self._names_her2(" ".join(texts)):
             code = next((f"{c['system']}|{c['code']}" for c in codings(obs.get("code")) if "system" in c and "code" in c), None)
-            reason = "its code is not one the service reads (docs/input-codes.md)"
-            facts.not_used.append(NotUsedResult(oid, _when(obs) or ctx.when, texts[0], code, "unmapped-code", reason,
-                                                value_text(obs), ctx.grouped_in))
-            facts.notes.append(f"{oid}: '{texts[0]}' not used: {reason}")
+            self._not_used(facts, oid, _when(obs) or ctx.when, texts[0], None, "unmapped-code", value_text(obs), ctx, code)
 
     def _names_her2(self, text: str) -> bool:
         lowered = text.lower()
         return any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", lowered) for w in self.report_words)
 
     def _not_used(self, facts: Facts, oid: str, when: datetime | None, test: str, entry: dict | None, reason: str,
-                  reported: str | None, ctx: Context) -> None:
-        code = f"{self.loinc}|{entry['code']}" if entry else None
+                  reported: str | None, ctx: Context, code: str | None = None) -> None:
+        code = f"{self.loinc}|{entry['code']}" if entry else code
         text = self.codes["not_used_reasons"][reason]
         facts.not_used.append(NotUsedResult(oid, when, test, code, reason, text, reported, ctx.grouped_in))
         facts.notes.append(f"{oid}: {test} not used: {text}")

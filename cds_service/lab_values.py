@@ -199,24 +199,30 @@ class Interpreter:
 
     def __init__(self, codes: dict) -> None:
         systems = codes["systems"]
-        self.system_of = {"loinc": systems["loinc"], "snomed": systems["snomed"], "v3": systems["v3_interpretation"]}
-        self.calls = {(self.system_of[s], code): call
+        self.loinc = systems["loinc"]
+        system_of = {"loinc": self.loinc, "snomed": systems["snomed"], "v3": systems["v3_interpretation"]}
+        self.calls = {(system_of[s], code): call
                       for call, by_system in codes["interpretation_codes"].items()
                       for s, code_list in by_system.items() for code in code_list}
-        self.presence = {(self.system_of[s], code): present
+        self.presence = {(system_of[s], code): present
                          for s, answers in codes["presence_answers"].items() for code, present in answers.items()}
         words = codes["interpretation_words"]
         # negative phrases first: "not amplified" must not read as "amplified"
-        self.words = [(call, w) for call in ("negative", "equivocal", "indeterminate", "positive") for w in words[call]]
+        self.words = [(call, re.compile(rf"(?<![a-z]){re.escape(w)}(?![a-z])"))
+                      for call in ("negative", "equivocal", "indeterminate", "positive") for w in words[call]]
+
+    def _key(self, coding: dict) -> tuple[str | None, str | None]:
+        """(system, code); a LOINC answer code (LA...) sent without its system is still LOINC's."""
+        code = coding.get("code")
+        system = coding.get("system") or (self.loinc if isinstance(code, str) and code.startswith("LA") else None)
+        return system, code
 
     def coded_call(self, concept: Any) -> str | None:
-        found = {self.calls[(c.get("system"), c.get("code"))] for c in codings(concept)
-                 if (c.get("system"), c.get("code")) in self.calls}
+        found = {self.calls[self._key(c)] for c in codings(concept) if self._key(c) in self.calls}
         return found.pop() if len(found) == 1 else None
 
     def present(self, concept: Any) -> bool | None:
-        found = {self.presence[(c.get("system"), c.get("code"))] for c in codings(concept)
-                 if (c.get("system"), c.get("code")) in self.presence}
+        found = {self.presence[self._key(c)] for c in codings(concept) if self._key(c) in self.presence}
         return found.pop() if len(found) == 1 else None
 
     def text_call(self, text: str | None) -> str | None:
@@ -224,8 +230,7 @@ class Interpreter:
             return None
         remaining = f" {text.lower()} "
         found = set()
-        for call, word in self.words:
-            pattern = re.compile(rf"(?<![a-z]){re.escape(word)}(?![a-z])")
+        for call, pattern in self.words:
             if pattern.search(remaining):
                 found.add(call)
                 remaining = pattern.sub(" ", remaining)

@@ -216,6 +216,12 @@ def test_ras_variant_codon_and_allele_fraction(reader, aa, codon):
     assert (variant.gene, variant.codon, variant.vaf, variant.origin) == ("KRAS", codon, 8.0, "plasma")
 
 
+def test_loinc_answer_without_its_system_is_still_read(reader):
+    variant = b.gr_variant(P, "KRAS", None, specimen="Plasma")
+    variant["valueCodeableConcept"] = {"coding": [{"code": "LA9634-2", "display": "Absent"}]}
+    assert only(read(reader, variant).variants).present is False
+
+
 def test_gene_studied_given_as_symbol(reader):
     """The IG oncology bundle codes gene studied with the symbol (system geneId, code JAK2)."""
     variant = b.gr_variant(P, "NRAS", False, specimen="Plasma", gene_code="NRAS")
