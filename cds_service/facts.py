@@ -283,7 +283,7 @@ class FactReader:
             found = next((c for c in container.get("contained") or [] if isinstance(c, dict) and c.get("id") == target[1:]), None)
             owner = f"{container.get('resourceType')}/{container.get('id', '?')}"
             return (found, f"{owner}{target}") if found and found.get("resourceType") == "Observation" else (None, None)
-        key = "/".join(target.split("/")[-2:])
+        key = "/".join(target.split("/_history/")[0].split("/")[-2:])
         return parsed.by_ref.get(key), key
 
     def _groups(self, parsed: ParsedResources) -> tuple[dict[str, Context], list[tuple[dict, str, Context]], dict[str, int]]:
@@ -313,9 +313,12 @@ class FactReader:
                 rref = f"DiagnosticReport/{report.get('id', '?')}"
                 ctx = Context(rref, rref, self.specimens.of_all(report.get("specimen"), parsed, report), _when(report))
                 link(report.get("result"), report, ctx, 0)
-        for obs in parsed.of("Observation"):
+        groupers = [o for o in parsed.of("Observation") if o.get("hasMember")]
+        members = {self._resolve(r, g, parsed)[1] for g in groupers for r in g["hasMember"]}
+        groupers.sort(key=lambda g: f"Observation/{g.get('id', '?')}" in members)  # outermost first
+        for obs in groupers:
             oid = f"Observation/{obs.get('id', '?')}"
-            if obs.get("hasMember") and oid not in contexts:
+            if oid not in contexts:
                 link(obs["hasMember"], obs, self._context_of(obs, oid, Context(), parsed), 1)
         return contexts, contained, missing
 

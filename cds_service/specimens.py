@@ -62,7 +62,7 @@ class SpecimenReader:
         if target and target.startswith("#") and container is not None:
             specimen = next((c for c in container.get("contained") or [] if isinstance(c, dict) and c.get("id") == target[1:]), None)
         elif target:
-            specimen = parsed.by_ref.get("/".join(target.split("/")[-2:]))
+            specimen = parsed.by_ref.get("/".join(target.split("/_history/")[0].split("/")[-2:]))
         texts = [display] if display else []
         coded: set[tuple[str, str]] = set()
         if isinstance(specimen, dict):

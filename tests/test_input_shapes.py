@@ -406,6 +406,21 @@ def test_nested_grouping_passes_the_report_specimen_down(reader):
     assert (variant.origin, variant.when.date().isoformat()) == ("plasma", "2024-04-03")
 
 
+def test_outer_grouper_context_reaches_inner_members_whatever_the_order(reader):
+    spec = b.specimen(P, V2, "PLAS", sid="s1")
+    kras = b.gr_variant(P, "KRAS", False, date=None)
+    inner = b.observation(P, {"text": "Group"}, None, oid="inner", hasMember=[b.ref(kras)])
+    outer = b.observation(P, {"text": "Group"}, "2024-04-05", oid="outer", specimen=b.ref(spec), hasMember=[b.ref(inner)])
+    assert only(read(reader, spec, inner, kras, outer).variants).origin == "plasma"
+
+
+def test_versioned_and_absolute_references_resolve(reader):
+    spec = b.specimen(P, V2, "PLAS", sid="s1")
+    variant = b.gr_variant(P, "ERBB2", True, specimen={"reference": "https://ehr.example/fhir/Specimen/s1/_history/3"},
+                           extra=(ERBB2_CNV,))
+    assert only(read(reader, spec, variant).results["ngs_plasma"])
+
+
 def test_mcode_interpretation_in_a_pathology_report(reader):
     """mCODE tumor-marker-test-her2-jenny-m in us-core-diagnosticreport-lab-jenny-m (Specimen TUMOR)."""
     spec = b.specimen(P, V2, "TUMOR", sid="s1")
