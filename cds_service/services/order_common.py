@@ -3,17 +3,30 @@ from __future__ import annotations
 
 from ..data_access import PatientData
 from ..engine import Engine
-from ..orders import order_tests, order_warnings, read_draft_orders
-from ..validation import HookRequest
+from ..fhir_read import iter_resources, parse_resources
+from ..models import HookRequest
+from ..orders import DraftOrders, order_tests, order_warnings, read_draft_orders
+
+
+def _her2_relevant(engine: Engine, orders: DraftOrders) -> bool:
+    """A systemic anticancer drug or a HER2 test is being ordered (anything else: do not nag)."""
+    return bool(orders.tests) or any(engine.matcher.is_systemic(set(u.drugs)) for u in orders.medications)
+
+
+def orders_are_relevant(engine: Engine, request: HookRequest, selected_only: bool) -> bool:
+    """Relevance from the draft orders alone (with the Medications in the same Bundle): no patient data."""
+    draft = request.context.draft_orders
+    own = parse_resources([r for r in iter_resources(draft) if isinstance(r, dict) and r.get("resourceType") == "Medication"])
+    orders = read_draft_orders(request.context.orders(), selected_only, own, engine.matcher, engine.knowledge)
+    return _her2_relevant(engine, orders)
 
 
 def order_cards(engine: Engine, request: HookRequest, data: PatientData, selected_only: bool) -> list[dict]:
     """Status card, warnings and due tests for HER2-relevant draft orders; [] for anything else."""
-    orders = read_draft_orders(request.context, selected_only, data.parsed, engine.matcher, engine.knowledge)
-    oncology = [u for u in orders.medications if engine.matcher.is_systemic(set(u.drugs))]
+    orders = read_draft_orders(request.context.orders(), selected_only, data.parsed, engine.matcher, engine.knowledge)
+    if not _her2_relevant(engine, orders):
+        return []
     her2 = [u for u in orders.medications if engine.matcher.of_class(set(u.drugs), "her2-directed")]
-    if not oncology and not orders.tests:
-        return []  # do not nag: nothing HER2-relevant is being ordered
     facts = engine.facts(data)
     facts.notes += orders.notes
     assessments = engine.assessments(facts)
@@ -27,3 +40,4 @@ def order_cards(engine: Engine, request: HookRequest, data: PatientData, selecte
     cards += [engine.cards.testing_card(sid, detail, request.patient_id, indicator="warning")
               for sid, detail in order_tests(engine.matcher, assessments, orders)]
     return cards
+

@@ -3,9 +3,26 @@ from __future__ import annotations
 
 from ..data_access import PatientData
 from ..engine import Engine
-from ..validation import HookRequest
-from .order_common import order_cards
+from ..models import HookRequest
+from .declaration import Service
+from .order_common import order_cards, orders_are_relevant
+from .prefetch import HER2_PREFETCH
 
 
 def handle(engine: Engine, request: HookRequest, data: PatientData) -> list[dict]:
     return order_cards(engine, request, data, selected_only=True)
+
+
+def relevant(engine: Engine, request: HookRequest) -> bool:
+    return orders_are_relevant(engine, request, selected_only=True)
+
+
+SERVICE = Service(
+    id="her2-order-select",
+    hook="order-select",
+    title="HER2 checks on selected orders",
+    description="Warns when a selected drug conflicts with the HER2 evidence and suggests missing HER2 tests.",
+    prefetch=HER2_PREFETCH,
+    handler=handle,
+    relevant=relevant,
+)
