@@ -14,6 +14,7 @@ from cds_service.services import SERVICES
 from cds_service.settings import Settings
 from tests.conftest import load_request
 
+
 def test_discovery_lists_three_services_with_prefetch(client):
     body = client.get("/cds-services").get_json()
     services = {s["id"]: s for s in body["services"]}

@@ -39,6 +39,9 @@ class OverrideReason(Coding):
 
 
 class Link(WireModel):
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["appContext"]}, "then": {"properties": {"type": {"const": "smart"}}}})
+
     label: Text
     url: Url
     type: Literal["absolute", "smart"]
