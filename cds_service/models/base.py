@@ -31,8 +31,9 @@ def _url(value: str) -> str:
 
 
 Text = Annotated[str, StringConstraints(min_length=1, pattern=r"\S")]
-Uuid = Annotated[str, StringConstraints(max_length=45), AfterValidator(_uuid), Field(json_schema_extra={"format": "uuid"})]
-Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^/\s]+"), AfterValidator(_url), Field(json_schema_extra={"format": "uri"})]
+Uuid = Annotated[str, AfterValidator(_uuid), Field(json_schema_extra={"format": "uuid"})]
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^https?://[^/\s]+"), AfterValidator(_url),
+                Field(json_schema_extra={"format": "uri"})]
 
 
 class Coding(WireModel):
