@@ -1,11 +1,15 @@
-"""What order-select and order-sign share: they differ only in which draft orders they read."""
+"""her2-order-select and her2-order-sign: the same checks; select speaks only about the selected orders."""
 from __future__ import annotations
+
+from functools import partial
 
 from ..data_access import PatientData
 from ..engine import Engine
 from ..fhir_read import iter_resources, parse_resources
 from ..models import HookRequest
 from ..orders import DraftOrders, order_tests, order_warnings, read_draft_orders
+from .declaration import Service
+from .prefetch import HER2_PREFETCH
 
 
 def _her2_relevant(engine: Engine, orders: DraftOrders) -> bool:
@@ -41,3 +45,17 @@ def order_cards(engine: Engine, request: HookRequest, data: PatientData, selecte
               for sid, detail in order_tests(engine.matcher, assessments, orders)]
     return cards
 
+
+
+def _order_service(service_id: str, hook: str, title: str, description: str, selected_only: bool) -> Service:
+    return Service(id=service_id, hook=hook, title=title, description=description, prefetch=HER2_PREFETCH,
+                   handler=partial(order_cards, selected_only=selected_only),
+                   relevant=partial(orders_are_relevant, selected_only=selected_only))
+
+
+ORDER_SELECT = _order_service(
+    "her2-order-select", "order-select", "HER2 checks on selected orders",
+    "Warns when a selected drug conflicts with the HER2 evidence and suggests missing HER2 tests.", selected_only=True)
+ORDER_SIGN = _order_service(
+    "her2-order-sign", "order-sign", "HER2 checks before signing orders",
+    "Warns when a draft order conflicts with the HER2 evidence and suggests missing HER2 tests.", selected_only=False)
