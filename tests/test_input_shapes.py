@@ -222,6 +222,20 @@ def test_loinc_answer_without_its_system_is_still_read(reader):
     assert only(read(reader, variant).variants).present is False
 
 
+def test_ig_erbb2_variant_example(reader):
+    """VariantExample (NM_004448.4(ERBB2):c.2264_2278del): as published it names no gene studied, only
+    NC_000017.11 coordinates, so the gene cannot be told; with gene studied ERBB2 it is a sequence
+    variant, shown as not used (the criteria use amplification)."""
+    coordinates = (b.component(LOINC, "48013-7", valueCodeableConcept=b.cc("http://www.ncbi.nlm.nih.gov/refseq", "NC_000017.11")),
+                   b.component(LOINC, "69547-8", valueString="ATTGAGGGAAAACACAT"), b.component(LOINC, "69551-0", valueString="T"))
+    published = b.observation(P, b.loinc("69548-6"), "2019-04-01", valueCodeableConcept=b.loinc("LA9633-4", "Present"),
+                              component=list(coordinates))
+    facts = read(reader, published)
+    assert not (facts.results or facts.variants or facts.unscored or facts.not_used)
+    with_gene = b.gr_variant(P, "ERBB2", True, extra=coordinates)
+    assert only(read(reader, with_gene).not_used).reason == "erbb2-sequence-variant"
+
+
 def test_gene_studied_given_as_symbol(reader):
     """The IG oncology bundle codes gene studied with the symbol (system geneId, code JAK2)."""
     variant = b.gr_variant(P, "NRAS", False, specimen="Plasma", gene_code="NRAS")
