@@ -245,7 +245,7 @@ class FactReader:
         self.specimens = SpecimenReader(codes)
         self.ihc_text = IhcTextReader(codes["ihc_text"])
         self.interpreter = Interpreter(codes)
-        self.report_words = codes["report_words"]
+        self.her2_words = re.compile("|".join(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])" for w in codes["report_words"]))
 
     def read(self, parsed: ParsedResources) -> Facts:
         facts = Facts()
@@ -396,8 +396,7 @@ class FactReader:
             self._not_used(facts, oid, _when(obs) or ctx.when, texts[0], None, "unmapped-code", value_text(obs), ctx, code)
 
     def _names_her2(self, text: str) -> bool:
-        lowered = text.lower()
-        return any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", lowered) for w in self.report_words)
+        return self.her2_words.search(text.lower()) is not None
 
     def _not_used(self, facts: Facts, oid: str, when: datetime | None, test: str, entry: dict | None, reason: str,
                   reported: str | None, ctx: Context, code: str | None = None) -> None:
