@@ -101,7 +101,7 @@ def test_queries_are_real_fhir_searches_with_the_bearer_token(server):
     assert code == 200 and status_ext(body["cards"])["status"] == "positive"
     sent = server_log(server)[before:]
     paths = sorted(entry["url"].split("?")[0] for entry in sent)
-    assert paths == ["/fhir/Condition", "/fhir/MedicationRequest", "/fhir/MedicationStatement",
+    assert paths == ["/fhir/Condition", "/fhir/DiagnosticReport", "/fhir/MedicationRequest", "/fhir/MedicationStatement",
                      "/fhir/Observation", "/fhir/Patient/crc-ras", "/fhir/Specimen"]
     assert all(entry["method"] == "GET" and entry["auth"] == f"Bearer {TOKEN}" for entry in sent)
     observation = unquote(next(e["url"] for e in sent if e["url"].startswith("/fhir/Observation")))
