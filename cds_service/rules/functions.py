@@ -1,6 +1,6 @@
 """Named rule functions: the few conditions that cannot be written as data.
 
-Each is registered under a name; a knowledge rule names it (`function: ras_status`) with its
+Each is registered by name in FUNCTIONS; a knowledge rule names it (`function: ras_status`) with its
 parameters and citation, so the clinical figures stay in the YAML. A function returns the rule's
 outcome (met / not-met / unknown), facts it adds for other rules and templates, and lines for the
 card (findings).
@@ -32,13 +32,6 @@ class Derived:
 
 PERCENT = 100  # relative clonality is a percentage ("... × 100")
 RuleFunction = Callable[..., Derived]
-FUNCTIONS: dict[str, RuleFunction] = {}
-
-
-def rule_function(fn: RuleFunction) -> RuleFunction:
-    """Register a rule function under its name."""
-    FUNCTIONS[fn.__name__] = fn
-    return fn
 
 
 # ---------------------------------------------------------------- RAS for the blood criterion
@@ -61,7 +54,6 @@ def relative_clonality(variant: Variant, variants: list[Variant]) -> float | Non
     return variant.vaf / top * PERCENT if top else None
 
 
-@rule_function
 def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clonality_max_percent: float, trial: str) -> Derived:
     """RAS wild-type (met), mutant (not met) or incomplete (unknown), with what was found."""
     facts: Facts = ev.patient
@@ -126,7 +118,6 @@ def _first_start(facts: Facts, drugs: list[str]) -> tuple[bool, datetime | None]
     return bool(uses), (min(starts) if starts else None)
 
 
-@rule_function
 def results_predate_drug(ev: Evaluation, drugs: list[str], result_kinds: list[str]) -> Derived:
     """The most recent result of these kinds is older than the first of these drugs (unknown: no start date)."""
     facts: Facts = ev.patient
@@ -142,7 +133,6 @@ def results_predate_drug(ev: Evaluation, drugs: list[str], result_kinds: list[st
     return Derived(NOT_MET)
 
 
-@rule_function
 def courses_ended(ev: Evaluation, drugs: list[str], ended_statuses: list[str]) -> Derived:
     """Every history record with one of these drugs has one of the ended statuses."""
     uses = [u for u in ev.patient.history if set(u.drugs) & set(drugs)]
@@ -153,7 +143,6 @@ KIND_NAMES = {"ihc": "IHC", "ish": "ISH", "ngs_tissue": "tissue NGS", "qpcr": "t
               "apcn": "ApCN", "ctdna_fraction": "ctDNA fraction"}
 
 
-@rule_function
 def result_recency(ev: Evaluation, stale_after_drug_class: str, stale_result_kinds: list[str]) -> Derived:
     """Say which result of each kind is used when there are several; flag results older than the drug class."""
     facts: Facts = ev.patient
@@ -170,3 +159,7 @@ def result_recency(ev: Evaluation, stale_after_drug_class: str, stale_result_kin
             lines.append(f"Possibly stale: the {KIND_NAMES[kind]} result ({date_text(latest.when)}) "
                          f"predates HER2-directed treatment started {date_text(start)}.")
     return Derived(MET if lines else NOT_MET, lines=lines, shown=bool(lines))
+
+
+# The registry a knowledge rule's `function:` names (plain functions: no decorator to hide them).
+FUNCTIONS: dict[str, RuleFunction] = {f.__name__: f for f in (ras_status, results_predate_drug, courses_ended, result_recency)}
