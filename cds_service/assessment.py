@@ -14,7 +14,7 @@ from .facts import Facts, Result
 from .knowledge import Knowledge
 from .rules.book import Evaluation, RuleBook
 from .rules.conditions import MET, NOT_MET, UNKNOWN, Outcome
-from .rules.vocabulary import RESULT_KINDS, date_text, patient_facts
+from .rules.vocabulary import RESULT_KINDS, patient_facts
 from .trial_registry import OPEN_STATUSES
 
 BASIS_ORDER = ("tissue", "plasma")
@@ -248,35 +248,3 @@ def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
 def assess(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> list[Assessment]:
     """One assessment per tumour type on file (colorectal first); `overlay`: registry trial status."""
     return [assess_tumour(tumour, facts, knowledge, overlay) for tumour in ("colorectal", "gastric") if tumour in facts.tumour_types]
-
-
-def describe(kind: str, r: Result) -> str:
-    """A result in words, for the status card."""
-    v = r.values
-    if kind == "ihc":
-        pct = f" in {v['percent_cells']:g}% of tumour cells" if "percent_cells" in v else " (% of cells not reported)"
-        spec = f", {r.specimen} specimen" if r.specimen else ", specimen type not recorded"
-        return f"IHC {v['score']}{pct if v['score'] not in ('0', 'indeterminate') else ''}{spec}"
-    if kind == "ish":
-        parts = []
-        if "ratio" in v:
-            parts.append(f"HER2/CEP17 ratio {v['ratio']:g}")
-        if "copies_per_cell" in v:
-            parts.append(f"{v['copies_per_cell']:g} HER2 copies per cell")
-        if "percent_cells_amplified" in v:
-            parts.append(f"{v['percent_cells_amplified']:g}% of cells amplified")
-        method = f" ({v['method']})" if v.get("method") else ""
-        return "ISH" + method + ": " + ", ".join(parts)
-    if kind in ("ngs_tissue", "ngs_plasma", "qpcr"):
-        label = {"ngs_tissue": "Tissue NGS", "ngs_plasma": "Plasma (ctDNA) NGS", "qpcr": "Tissue qPCR"}[kind]
-        amp = {True: "ERBB2 amplified", False: "no ERBB2 amplification", None: "ERBB2 copy number"}[v.get("amplified")]
-        cn = f", copy number {v['copy_number']:g}" if "copy_number" in v else ""
-        return f"{label}: {amp}{cn}"
-    if kind == "apcn":
-        return f"Adjusted plasma copy number (ApCN) {v['value']:g}"
-    if kind == "ctdna_fraction":
-        return f"ctDNA fraction {v['percent']:g}%"
-    return kind
-
-
-_date = date_text  # the card builder's name for it

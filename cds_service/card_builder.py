@@ -4,9 +4,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .assessment import Assessment, TestDue, TherapyOption, _date, describe
+from .assessment import Assessment, TestDue, TherapyOption
+from .facts import Result
 from .knowledge import Knowledge
 from .rules.conditions import MET, NOT_MET
+from .rules.vocabulary import date_text as _date
 
 TOPIC_SYSTEM = "urn:her2-cds:topic"
 TOPIC_DISPLAY = {
@@ -26,6 +28,35 @@ SUMMARY_RESULTS = 2  # results named in a status card's summary
 
 def _summary(text: str) -> str:
     return text if len(text) < SUMMARY_MAX_CHARS else text[:SUMMARY_CUT].rstrip() + "…"
+
+
+def describe(kind: str, r: Result) -> str:
+    """A result in words, for the status card."""
+    v = r.values
+    if kind == "ihc":
+        pct = f" in {v['percent_cells']:g}% of tumour cells" if "percent_cells" in v else " (% of cells not reported)"
+        spec = f", {r.specimen} specimen" if r.specimen else ", specimen type not recorded"
+        return f"IHC {v['score']}{pct if v['score'] not in ('0', 'indeterminate') else ''}{spec}"
+    if kind == "ish":
+        parts = []
+        if "ratio" in v:
+            parts.append(f"HER2/CEP17 ratio {v['ratio']:g}")
+        if "copies_per_cell" in v:
+            parts.append(f"{v['copies_per_cell']:g} HER2 copies per cell")
+        if "percent_cells_amplified" in v:
+            parts.append(f"{v['percent_cells_amplified']:g}% of cells amplified")
+        method = f" ({v['method']})" if v.get("method") else ""
+        return "ISH" + method + ": " + ", ".join(parts)
+    if kind in ("ngs_tissue", "ngs_plasma", "qpcr"):
+        label = {"ngs_tissue": "Tissue NGS", "ngs_plasma": "Plasma (ctDNA) NGS", "qpcr": "Tissue qPCR"}[kind]
+        amp = {True: "ERBB2 amplified", False: "no ERBB2 amplification", None: "ERBB2 copy number"}[v.get("amplified")]
+        cn = f", copy number {v['copy_number']:g}" if "copy_number" in v else ""
+        return f"{label}: {amp}{cn}"
+    if kind == "apcn":
+        return f"Adjusted plasma copy number (ApCN) {v['value']:g}"
+    if kind == "ctdna_fraction":
+        return f"ctDNA fraction {v['percent']:g}%"
+    return kind
 
 
 class CardBuilder:

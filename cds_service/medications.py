@@ -17,6 +17,7 @@ class DrugMatcher:
         drugs = knowledge.drugs
         self.rxnorm_system: str = drugs["rxnorm_system"]
         self.classes: dict[str, set[str]] = {d["id"]: set(d["classes"]) for d in drugs["drugs"]}
+        self.all_classes: list[str] = sorted({c for d in drugs["drugs"] for c in d["classes"]})
         self.by_code: dict[str, str] = {c: d["id"] for d in drugs["drugs"] for c in d["rxnorm"]}
         names: list[tuple[str, tuple[str, ...]]] = [
             (n.lower(), (d["id"],)) for d in drugs["drugs"] for n in d["names"]]

@@ -75,9 +75,9 @@ class Warning:
     rules: list[str] = field(default_factory=list)
 
 
-def _of_classes(matcher: DrugMatcher, drugs: set[str]) -> dict[str, list[str]]:
-    classes = {c for d in drugs for c in matcher.classes.get(d, set())}
-    return {c: sorted(matcher.of_class(drugs, c)) for c in sorted(classes)}
+def _by_class(matcher: DrugMatcher, drugs: set[str]) -> dict[str, list[str]]:
+    """Every drug class (drugs.yaml) -> the drugs of that class among `drugs`."""
+    return {c: sorted(matcher.of_class(drugs, c)) for c in matcher.all_classes}
 
 
 def order_facts(knowledge: Knowledge, matcher: DrugMatcher, facts: Facts, use: MedicationUse, orders: DraftOrders) -> dict[str, Any]:
@@ -85,17 +85,13 @@ def order_facts(knowledge: Knowledge, matcher: DrugMatcher, facts: Facts, use: M
     in_use_statuses = knowledge.drugs["statuses"]["in_use"]
     in_use = {d for u in facts.history if u.status in in_use_statuses for d in u.drugs}
     in_use |= {d for u in orders.medications for d in u.drugs}
-    classes = {c for d in matcher.classes.values() for c in d}
-    ordered = _of_classes(matcher, set(use.drugs))
-    using = _of_classes(matcher, in_use)
     return {"order_drugs": sorted(use.drugs), "order_high_dose": use.high_dose,
-            "ordered": {c: ordered.get(c, []) for c in classes}, "in_use": {c: using.get(c, []) for c in classes}}
+            "ordered": _by_class(matcher, set(use.drugs)), "in_use": _by_class(matcher, in_use)}
 
 
 def draft_facts(matcher: DrugMatcher, orders: DraftOrders) -> dict[str, Any]:
     """The facts about all draft orders together (vocabulary: draft_orders.*, draft_tests)."""
-    classes = {c for d in matcher.classes.values() for c in d}
-    texts = {c: [u.text for u in orders.medications if matcher.of_class(set(u.drugs), c)] for c in classes}
+    texts = {c: [u.text for u in orders.medications if matcher.of_class(set(u.drugs), c)] for c in matcher.all_classes}
     texts["systemic"] = [u.text for u in orders.medications if matcher.is_systemic(set(u.drugs))]
     return {"draft_orders": texts, "draft_tests": list(dict.fromkeys(t.kind for t in orders.tests))}
 
@@ -110,7 +106,7 @@ def order_warnings(
         assert a.evaluation is not None
         for use in orders.medications:
             ev = a.evaluation.child(order_facts(knowledge, matcher, facts, use, orders))
-            for rule in ev.fired(book.of("warnings", "warnings", a.tumour_type)):
+            for rule in ev.fired(book.of("warnings", "warnings")):  # the evaluation keeps each rule to its scope
                 rules = ev.produced_by(rule)
                 # One card per warning and drug set (or, grouped, one for all the orders forming it).
                 key = (rule["code"], rule["indicator"]) if rule["group"] == "all-orders" else (rule["code"], use.drugs, rule["indicator"])
@@ -118,17 +114,14 @@ def order_warnings(
                     found[key].orders.append(use)
                     found[key].rules += [r for r in rules if r not in found[key].rules]
                     continue
-                detail = [ev.text(line) for line in rule["detail"]]
-                tests: list[str] = []
-                reason = ""
-                if rule["settling_test"]:
-                    settling = ev.first(book.of("testing", "settling", a.tumour_type))
-                    if settling is not None:
-                        tests, reason = list(settling["tests"]), settling["reason"]
-                        detail.append(reason)
-                        rules += ev.produced_by(settling)
-                found[key] = Warning(rule["code"], rule["indicator"], rule["title"], [use], rule["evidence"], detail,
-                                     tests, reason, rules)
+                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], rule["evidence"],
+                                  [ev.text(line) for line in rule["detail"]], rules=rules)
+                settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
+                if settling is not None:  # the test that would settle the HER2 question
+                    warning.tests, warning.test_reason = list(settling["tests"]), settling["reason"]
+                    warning.detail.append(settling["reason"])
+                    warning.rules += ev.produced_by(settling)
+                found[key] = warning
     return list(found.values())
 
 
@@ -138,7 +131,7 @@ def order_tests(matcher: DrugMatcher, assessments: list[Assessment], orders: Dra
     for a in assessments:
         assert a.evaluation is not None
         ev = a.evaluation.child(draft_facts(matcher, orders))
-        for rule in ev.fired(ev.book.of("testing", "order_rules", a.tumour_type)):
+        for rule in ev.fired(ev.book.of("testing", "order_rules")):
             due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
             out.setdefault((due.suggestion_id, due.detail), due)
     return list(out.values())

@@ -398,3 +398,63 @@ def test_draft_orders_with_a_closed_status_are_not_spoken_about(client, status):
     order = b.draft_order(P, "cetuximab", "318341", mid="cx")
     order["status"] = status
     assert run(client, "order-sign", crc_positive(), [order]) == []
+
+
+def test_two_failed_agents_give_two_cards(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Tykerb", mid="l"), b.draft_order(P, "Kadcyla", mid="k")])
+    assert warning_rules(cards) == [["gc.warning.lapatinib-failed"], ["gc.warning.t-dm1-failed"]]
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/l"], ["MedicationRequest/k"]]
+
+
+def test_one_order_failing_twice_is_one_card_naming_both_rules(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01")]
+    [w] = warnings(run(client, "order-sign", resources, [b.draft_order(P, "Phesgo", mid="ph")]))
+    assert rules(w)[0] == "gc.warning.pertuzumab-failed"
+    assert "gc.warning.trastuzumab-beyond-progression-failed" in rules(w)
+
+
+def test_identical_orders_are_merged_in_every_warning_they_fire(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "0")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Kadcyla", mid="k1"), b.draft_order(P, "Kadcyla", mid="k2")])
+    assert warning_rules(cards) == [["gc.warning.t-dm1-failed"], ["common.warning.her2-drug-without-positive", "common.settling-test.none"]]
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/k1", "MedicationRequest/k2"]] * 2
+
+
+def test_warning_detail_names_the_drug_and_the_status(client):
+    [w] = warnings(run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "1+")], [b.draft_order(P, "Herceptin", mid="h")]))
+    assert "trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
+
+
+def test_draft_orders_are_read_past_entries_that_do_not_count(client):
+    closed = b.draft_order(P, "cetuximab", "318341", mid="closed")
+    closed["status"] = "completed"
+    unselected = b.draft_order(P, "oxaliplatin", "32592", mid="other")
+    entries = [{"resource": "not a resource"}, {"resource": {"resourceType": "Observation", "id": "o"}},
+               {"resource": closed}, {"resource": unselected}, {"resource": b.draft_order(P, "cetuximab", "318341", mid="cx")}]
+    request = b.hook_request("order-select", P, crc_positive(), [], ["MedicationRequest/cx"])
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    code, body = call(client, request)
+    assert code == 200 and [delete_targets(w) for w in warnings(body["cards"])] == [["MedicationRequest/cx"]]
+
+
+def test_order_sign_speaks_about_every_order_even_with_selections(client):
+    orders = [b.draft_order(P, "oxaliplatin", "32592", mid="ox"), b.draft_order(P, "cetuximab", "318341", mid="cx")]
+    request = b.hook_request("order-sign", P, crc_positive(), orders)
+    request["context"]["selections"] = ["MedicationRequest/ox"]
+    code, body = call(client, request)
+    assert code == 200 and codes(body["cards"]) == ["anti-egfr-her2-positive"]
+
+
+def test_a_draft_order_without_id_or_not_quite_valid_is_read_as_far_as_possible(client):
+    order = b.draft_order(P, "cetuximab", "318341")
+    del order["id"]
+    order["authoredOn"] = "yesterday"
+    request = b.hook_request("order-sign", P, crc_positive(), [])
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}
+    code, body = call(client, request)
+    assert code == 200
+    [w] = warnings(body["cards"])
+    assert delete_targets(w) == ["MedicationRequest/?"]
+    assert "read as far as possible" in by_topic(body["cards"], "her2-status")[0]["detail"]

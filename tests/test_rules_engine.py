@@ -123,9 +123,17 @@ def test_no_condition_always_holds():
 
 def test_dotted_facts_and_what_a_condition_names():
     assert check({"ns.text": {"eq": "x"}}).met
-    condition = {"a": {"eq": 1}, "any": [{"b.c": {"gt": 2}}, {"rule": "r1"}], "not": {"unknown": {"rule": "r2"}}, "label": "x"}
-    assert variables(condition) == {"a", "b.c"}
-    assert rule_references(condition) == {"r1", "r2"}
+    condition = {"a": {"eq": 1}, "any": [{"b.c": {"gt": 2}}, {"rule": "r1"}], "not": {"unknown": {"rule": "r2"}}, "label": "x",
+                 "all": [{"d": {"present": True}}, {"rule": "r3"}]}
+    assert variables(condition) == {"a", "b.c", "d"}
+    assert rule_references(condition) == {"r1", "r2", "r3"}
+
+
+def test_vocabulary_knows_facts_and_namespaced_facts_only():
+    from cds_service.rules.vocabulary import known
+
+    assert known("ihc_score") and known("ras.wild_type") and known("ordered.her2-directed") and known("note")
+    assert not known("ihc_scor") and not known("rass.wild_type") and not known("ras") and not known("foo.bar")
 
 
 def test_templates_fill_facts_join_lists_and_keep_parts_whose_condition_holds():

@@ -72,9 +72,9 @@ def threshold_references(node: Any) -> set[str]:
     if isinstance(node, dict):
         if set(node) == {"threshold"}:
             return {node["threshold"]}
-        return set().union(*(threshold_references(v) for v in node.values())) if node else set()
+        return set().union(*(threshold_references(v) for v in node.values()))
     if isinstance(node, list):
-        return set().union(*(threshold_references(v) for v in node)) if node else set()
+        return set().union(*(threshold_references(v) for v in node))
     return set()
 
 

@@ -42,7 +42,7 @@ def fields(template: Template | None) -> set[str]:
         return set()
     if isinstance(template, str):
         return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    return set().union(*(fields(part["text"]) for part in template)) if template else set()
+    return set().union(*(fields(part["text"]) for part in template))
 
 
 def conditions(template: Template | None) -> list[Any]:

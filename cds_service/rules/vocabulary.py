@@ -65,8 +65,8 @@ LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 
 def known(name: str) -> bool:
     """Whether a fact name (possibly dotted) is in the vocabulary."""
-    head = name.split(".", 1)[0]
-    return name in VOCABULARY or (head in NAMESPACES and "." in name) or name in LOCAL_NAMES
+    head, dot, _ = name.partition(".")
+    return name in VOCABULARY or (head in NAMESPACES and bool(dot)) or name in LOCAL_NAMES
 
 
 def date_text(when: datetime | None) -> str:
