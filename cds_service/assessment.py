@@ -24,9 +24,8 @@ COMPARISON = {"ge": ("≥", "<"), "gt": (">", "≤")}
 @dataclass
 class CriterionResult:
     id: str  # the criterion's code, as on the cards
-    label: str
     outcome: Outcome
-    rule: str = ""  # its rule id
+    rule: str  # its rule id
 
 
 @dataclass
@@ -102,14 +101,12 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     book = knowledge.rules
     view = patient_facts(facts, tumour, book.classes_of)
     ev = Evaluation(book, tumour, view, facts)
-    for definition in book.of("crc-criteria" if tumour == "colorectal" else "gastric-criteria", "definitions"):
-        if definition.get("function"):
-            ev.outcome(definition["id"])  # derived facts (RAS, dates) for the rules below
-    criteria = [CriterionResult(c["code"], c["label"], ev.outcome(c["id"]), c["id"]) for c in book.criteria(tumour)]
+    for definition in book.derivations():
+        ev.outcome(definition["id"])  # facts the named functions derive (RAS, dates), for the rules below
+    criteria = [CriterionResult(c["code"], ev.outcome(c["id"]), c["id"]) for c in book.criteria(tumour)]
     met = [c for c in criteria if c.outcome.result == MET]
     rules_by_id = book.rules
     view["criteria_met"] = [c.id for c in met]
-    view["criteria_not_met"] = [c.id for c in criteria if c.outcome.result == NOT_MET]
     view["criteria_unknown"] = [c.id for c in criteria if c.outcome.result == UNKNOWN]
     view["basis"] = sorted({rules_by_id[c.rule]["basis"] for c in met}, key=BASIS_ORDER.index)
     status_rule = ev.first(book.status_ladder(tumour))

@@ -114,6 +114,8 @@ def build(knowledge: Knowledge) -> list[Entry]:
     items = entries(knowledge)
     for item in items:
         item.fixtures = index.get(item.id, [])
+        if item.kind == "threshold":  # exercised through the rules that use it
+            item.fixtures = sorted({f for user in item.used_by for f in index.get(user, [])})
     return items
 
 
@@ -146,8 +148,10 @@ def condition_text(node: Any) -> str:
         elif key == "rule":
             parts.append(f"[{value}]")
         else:
-            tests = [f"{op} {json.dumps(ref, ensure_ascii=False)}" for op, ref in value.items() if op not in ("note", "missing_note")]
-            parts.append(f"{key} " + ", ".join(tests))
+            tests = [f"{op} {json.dumps(ref, ensure_ascii=False)}" for op, ref in value.items()
+                     if op not in ("note", "missing_note", "if_missing")]
+            missing = f" (if missing: {value['if_missing']})" if value.get("if_missing") else ""
+            parts.append(f"{key} " + ", ".join(tests) + missing)
     return " and ".join(parts)
 
 
@@ -158,7 +162,7 @@ def _lines(item: Entry) -> list[str]:
         lines.append(f"named function `{rule['function']}` with {json.dumps(rule.get('params'), ensure_ascii=False)}")
     if "arms" in rule:
         lines += [f"arm: {arm['label']} [{condition_text(arm['all'])}]" for arm in rule["arms"]]
-    elif not rule.get("function"):
+    elif not rule.get("function") and item.kind != "threshold":
         lines.append(f"when: {condition_text(rule.get('when'))}")
     if rule.get("unless"):
         lines.append(f"unless: {condition_text(rule['unless'])}")

@@ -457,4 +457,25 @@ def test_a_draft_order_without_id_or_not_quite_valid_is_read_as_far_as_possible(
     assert code == 200
     [w] = warnings(body["cards"])
     assert delete_targets(w) == ["MedicationRequest/?"]
-    assert "read as far as possible" in by_topic(body["cards"], "her2-status")[0]["detail"]
+    notes = [line for line in by_topic(body["cards"], "her2-status")[0]["detail"].splitlines() if "MedicationRequest/?" in line]
+    assert notes and all(line.endswith("; read as far as possible") for line in notes)
+
+
+def test_a_closed_order_before_an_open_one_does_not_hide_it(client):
+    closed = b.draft_order(P, "cetuximab", "318341", mid="closed")
+    closed["status"] = "stopped"
+    cards = run(client, "order-sign", crc_positive(), [closed, b.draft_order(P, "cetuximab", "318341", mid="open")])
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/open"]]
+
+
+def test_selections_only_narrow_order_select(knowledge):
+    from cds_service.fhir_read import parse_resources
+    from cds_service.medications import DrugMatcher
+    from cds_service.orders import read_draft_orders
+
+    orders = [b.draft_order(P, "oxaliplatin", "32592", mid="ox"), b.draft_order(P, "cetuximab", "318341", mid="cx")]
+    context = {"draftOrders": b.collection(orders), "selections": ["MedicationRequest/ox"]}
+    read = lambda selected_only: [u.ref for u in read_draft_orders(  # noqa: E731
+        context, selected_only, parse_resources([]), DrugMatcher(knowledge), knowledge).medications]
+    assert read(True) == ["MedicationRequest/ox"]
+    assert read(False) == ["MedicationRequest/ox", "MedicationRequest/cx"]

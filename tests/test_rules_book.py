@@ -237,3 +237,74 @@ def test_result_recency(knowledge):
                              "Possibly stale: the IHC result (2023-01-01) predates HER2-directed treatment started 2023-06-01."]
     quiet = FUNCTIONS["result_recency"](_evaluation(knowledge, Facts()), stale_after_drug_class="her2-directed", stale_result_kinds=[])
     assert quiet.result == NOT_MET and quiet.lines == [] and not quiet.shown
+
+
+def test_ras_lines_say_what_was_found_for_each_variant(knowledge):
+    variants = [variant("KRAS", present=False, origin=None, when=None),
+                Variant("NRAS", True, None, None, None, 90.0, "plasma", "s1", WHEN, "Observation/n1"),
+                variant("NRAS", rc=90, codon=19),
+                variant("NRAS", codon=61, origin="tissue"),
+                variant("NRAS", codon=12, vaf=None),
+                variant("NRAS", rc=20),
+                variant("NRAS", origin=None, rc=90)]
+    ras = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=variants)), **RAS).facts["ras"]
+    assert ras["lines"] == [
+        "KRAS wild-type (origin unknown, date not recorded, Observation/KRAS)",
+        "NRAS (change not given): codon not given is outside the TRIUMPH list (Observation/n1)",
+        "NRAS p.G19D: codon 19 is outside the TRIUMPH list (Observation/NRAS)",
+        "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (Observation/NRAS)",
+        "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (Observation/NRAS)",
+        "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (Observation/NRAS)"]
+    assert ras["mutant"] == ["NRAS p.G61D in tissue (2024-04-01, Observation/NRAS)"]
+    plasma = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=[variant("KRAS", rc=31.4)])), **RAS).facts["ras"]
+    assert plasma["mutant"] == ["KRAS p.G12D in plasma, relative clonality 31% (> 30%) (2024-04-01, Observation/KRAS)"]
+
+
+def test_a_mutant_stays_mutant_whatever_follows(knowledge):
+    for later in (variant("KRAS", rc=90, codon=None), variant("KRAS"), variant("KRAS", origin=None), variant("KRAS", present=False)):
+        facts = Facts(variants=[variant("KRAS", origin="tissue"), later, variant("NRAS", present=False)])
+        assert FUNCTIONS["ras_status"](_evaluation(knowledge, facts), **RAS).result == NOT_MET
+    unknown_then_mutant = Facts(variants=[variant("KRAS"), variant("KRAS", rc=90), variant("NRAS", present=False)])
+    assert FUNCTIONS["ras_status"](_evaluation(knowledge, unknown_then_mutant), **RAS).result == NOT_MET
+
+
+def test_rule_references_carry_what_is_missing_and_a_child_evaluates_functions(knowledge):
+    facts = Facts()
+    facts.add(Result("ngs_plasma", "Observation/p", WHEN, {"amplified": True}, origin="plasma"))
+    ev = _evaluation(knowledge, facts)
+    outcome = ev.check({"rule": "crc.criterion.triumph-blood"})
+    assert outcome.result == UNKNOWN and outcome.missing == ["no RAS status: the blood criterion cannot be applied"]
+    gastric = Facts(history=[_use({"trastuzumab"}, WHEN, "completed")])
+    child = _evaluation(knowledge, gastric, "gastric").child({"order_drugs": ["trastuzumab"]})
+    assert child.outcome("gc.definition.trastuzumab-courses-ended").met
+    assert child.outcome("gc.warning.trastuzumab-beyond-progression-failed").met
+    assert set(child.derived) == {"gc.definition.trastuzumab-courses-ended"}
+
+
+def test_templates_see_local_names(knowledge):
+    ev = _evaluation(knowledge, Facts())
+    assert ev.text("{therapy.title} / {note}", therapy={"title": "T"}, note="N") == "T / N"
+    assert ev.text("{line}") == "first"
+
+
+def _overlay(trials, missing=()):
+    from cds_service.trial_registry import Overlay
+
+    return Overlay(datetime(2026, 11, 1, tzinfo=__import__("datetime").UTC), trials, frozenset(missing), 30)
+
+
+@pytest.mark.parametrize("overlay, expected", [
+    (None, (True, None, None)),
+    (_overlay({"NCT05253651": {"overallStatus": "RECRUITING"}}), (True, {"overallStatus": "RECRUITING"}, None)),
+    (_overlay({"NCT05253651": {"overallStatus": "NOT_YET_RECRUITING"}}), (True, {"overallStatus": "NOT_YET_RECRUITING"}, None)),
+    (_overlay({"NCT05253651": {"overallStatus": "COMPLETED"}}),
+     (False, {"overallStatus": "COMPLETED"}, "registry status COMPLETED on 2026-11-01")),
+    (_overlay({}, missing=["NCT05253651"]), (False, None, "not found in the registry")),
+    (_overlay({}), (False, None, "no registry status in the overlay")),
+])
+def test_whether_a_trial_is_offered(knowledge, overlay, expected):
+    from cds_service.assessment import _offered
+
+    trial = knowledge.rules.rules["crc.trial.nct05253651"]
+    assert _offered(trial, ["recruiting"], overlay) == expected
+    assert _offered(trial, ["ongoing"], None)[0] is False

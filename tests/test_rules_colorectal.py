@@ -453,6 +453,7 @@ def test_plasma_only_positive_names_the_therapies_not_shown(client):
     cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)))
     assert "crc.therapy-gap.plasma-only" in status_rules(cards)
     assert cards[0]["detail"].count("positive by plasma only") == 4
+    assert "- Trastuzumab + lapatinib: its evidence is from tissue-positive patients" in cards[0]["detail"]
 
 
 @pytest.mark.parametrize("results, listed", [

@@ -62,7 +62,7 @@ def test_a_fact_not_on_file_is_unknown_with_its_note():
     outcome = check({"none": {"eq": 1, "missing_note": "no value"}})
     assert outcome.result == UNKNOWN and outcome.missing == ["no value"]
     assert check({"none": {"eq": 1}}).missing == ["none not on file"]
-    assert check({"no_such_fact": {"eq": 1}}).result == UNKNOWN
+    assert check({"no_such_fact": {"eq": 1}}).missing == ["no such fact not on file"]
 
 
 def test_if_missing_met_adds_a_caveat_and_not_met_is_plain():

@@ -139,6 +139,10 @@ class RuleBook:
     def status_ladder(self, tumour: str) -> list[dict]:
         return self.of("crc-criteria" if tumour == "colorectal" else "gastric-criteria", "status")
 
+    def derivations(self) -> list[dict]:
+        """The definitions computed by a named function (every scope; an evaluation runs its own)."""
+        return [d for name in ("crc-criteria", "gastric-criteria") for d in self.of(name, "definitions") if d.get("function")]
+
     def classes_of(self, drugs: Any) -> list[str]:
         return sorted({c for d in drugs for c in self.drug_classes.get(d, set())})
 
@@ -241,8 +245,8 @@ class Evaluation:
         return outcome
 
     def _referenced(self, rule_id: str) -> Outcome:
-        inner = self.outcome(rule_id)
-        return Outcome(inner.result, missing=inner.missing, via=[rule_id, *inner.via] if inner.met else [])
+        inner = self.outcome(rule_id)  # `via` only counts where the whole condition is met
+        return Outcome(inner.result, missing=inner.missing, via=[rule_id, *inner.via])
 
     def check(self, condition: Mapping[str, Any] | None) -> Outcome:
         return evaluate(condition, self.lookup, self._referenced)
@@ -265,5 +269,5 @@ class Evaluation:
 
     def text(self, template: Template | None, **local: Any) -> str:
         """A template rendered with the facts (and `local` names such as note, therapy, trial)."""
-        evaluation = self.child(local) if local else self
+        evaluation = self.child(local)
         return render(template, evaluation.lookup, evaluation.holds)

@@ -54,6 +54,13 @@ def relative_clonality(variant: Variant, variants: list[Variant]) -> float | Non
     return variant.vaf / top * PERCENT if top else None
 
 
+def _worse(state: bool | None, found: bool | None) -> bool | None:
+    """Combine what is known of a gene: mutant (False) over unknown (None) over wild-type (True)."""
+    if state is False or found is False:
+        return False
+    return None if state is None or found is None else True
+
+
 def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clonality_max_percent: float, trial: str) -> Derived:
     """RAS wild-type (met), mutant (not met) or incomplete (unknown), with what was found."""
     facts: Facts = ev.patient
@@ -62,14 +69,12 @@ def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clo
     lines: list[str] = []
     missing: list[str] = []
     in_plasma = False
-    gene_state: dict[str, str] = {}
+    wild_by_gene: dict[str, bool | None] = {}  # True wild-type, False mutant, None cannot be told
     for gene in genes:
         found = [v for v in facts.variants if v.gene == gene]
         if not found:
             missing.append(f"no {gene} result")
-            gene_state[gene] = "untested"
-            continue
-        state = "wild-type"
+        state: bool | None = True if found else None
         for v in found:
             if not v.present:
                 lines.append(f"{gene} wild-type ({v.origin or 'origin unknown'}, {date_text(v.when)}, {v.ref})")
@@ -78,32 +83,29 @@ def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clo
             if v.codon is None or v.codon not in codon_set:
                 lines.append(f"{where}: codon {v.codon if v.codon else 'not given'} is outside the {trial} list ({v.ref})")
                 if v.codon is None:
-                    state = "unknown" if state == "wild-type" else state
+                    state = _worse(state, None)
                 continue
             if v.origin == "tissue":
                 mutant.append(f"{where} in tissue ({date_text(v.when)}, {v.ref})")
-                state = "mutant"
+                state = False
             elif v.origin == "plasma":
                 rc = relative_clonality(v, facts.variants)
                 if rc is None:
                     lines.append(f"{where} in plasma: relative clonality cannot be computed (no allele fractions) ({v.ref})")
-                    state = "unknown" if state != "mutant" else state
+                    state = _worse(state, None)
                 elif rc > limit:
                     mutant.append(f"{where} in plasma, relative clonality {rc:.0f}% (> {limit:g}%) ({date_text(v.when)}, {v.ref})")
                     in_plasma = True
-                    state = "mutant"
+                    state = False
                 else:
                     lines.append(f"{where} in plasma, relative clonality {rc:.0f}% "
                                  f"(≤ {limit:g}%: counts as wild-type for {trial}) ({v.ref})")
             else:
                 lines.append(f"{where}: specimen (tissue or plasma) cannot be told; not used ({v.ref})")
-                state = "unknown" if state != "mutant" else state
-        gene_state[gene] = state
-    wild_type: bool | None = None
-    if any(s == "mutant" for s in gene_state.values()):
-        wild_type = False
-    elif all(s == "wild-type" for s in gene_state.values()):
-        wild_type = True
+                state = _worse(state, None)
+        wild_by_gene[gene] = state
+    states = list(wild_by_gene.values())
+    wild_type = False if False in states else (True if all(s is True for s in states) else None)
     result = {True: MET, False: NOT_MET, None: UNKNOWN}[wild_type]
     ras = {"wild_type": wild_type, "mutant": mutant, "mutant_in_plasma": in_plasma, "lines": lines, "missing": missing}
     return Derived(result, {"ras": ras}, shown=bool(lines or mutant))

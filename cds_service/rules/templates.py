@@ -31,9 +31,8 @@ def render(template: Template | None, lookup: Callable[[str], Any], holds: Calla
     """The text of a template for these facts (`holds` decides the optional parts)."""
     if template is None:
         return ""
-    if isinstance(template, str):
-        return _Formatter(lookup).format(template)
-    return "".join(render(part["text"], lookup, holds) for part in template if holds(part.get("when")))
+    parts = [template] if isinstance(template, str) else [part["text"] for part in template if holds(part.get("when"))]
+    return "".join(_Formatter(lookup).format(text) for text in parts)
 
 
 def fields(template: Template | None) -> set[str]:

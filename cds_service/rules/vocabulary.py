@@ -43,7 +43,6 @@ VOCABULARY: dict[str, str] = {
     "status": "HER2 status decided by the status ladder",
     "basis": "specimens of the criteria met: tissue, plasma",
     "criteria_met": "codes of the criteria met (the `code` of each criterion)",
-    "criteria_not_met": "codes of the criteria not met",
     "criteria_unknown": "codes of the criteria that cannot be applied",
     "therapies": "ids of the therapies shown",
     "order_drugs": "drugs of the draft order being checked",
@@ -120,7 +119,6 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "status": None,
         "basis": [],
         "criteria_met": [],
-        "criteria_not_met": [],
         "criteria_unknown": [],
         "therapies": [],
     }
