@@ -70,11 +70,11 @@ class Assessment:
     therapy_gaps: list[str] = field(default_factory=list)
     trials: list[TrialMatch] = field(default_factory=list)
     trials_unassessable: list[tuple[dict, list[str]]] = field(default_factory=list)
-    trials_closed: list[tuple[dict, str]] = field(default_factory=list)  # matching, but not open per registry
+    trials_closed: list[tuple[dict, str | None]] = field(default_factory=list)  # matching, but not open per registry
     trial_rules: list[str] = field(default_factory=list)
     overlay: Any = None
     tests: list[TestDue] = field(default_factory=list)
-    ras: dict[str, Any] = field(default_factory=dict)
+    ras: dict[str, Any] | None = None  # what the RAS rule function found (colorectal)
     view: dict[str, Any] = field(default_factory=dict)
     status_rules: list[str] = field(default_factory=list)  # rule ids behind the status card
     evaluation: Evaluation | None = None
@@ -110,35 +110,36 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     view["criteria_unknown"] = [c.id for c in criteria if c.outcome.result == UNKNOWN]
     view["basis"] = sorted({rules_by_id[c.rule]["basis"] for c in met}, key=BASIS_ORDER.index)
     status_rule = ev.first(book.status_ladder(tumour))
-    assert status_rule is not None, "the status ladder must end with a rule that always holds"
+    assert status_rule is not None  # the ladder ends with a rule that always holds (checked at load)
     view["status"] = status_rule["status"]
-    a = Assessment(tumour, view["status"], list(view["basis"]), criteria, [], ras=view["ras"], view=view, evaluation=ev,
-                   overlay=overlay)
+    results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
+    a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
+                   evaluation=ev, overlay=overlay)
     a.produced(ev, status_rule)
     a.status_rules += [c.rule for c in met]
-    a.results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a.status_rules += [rule_id for rule_id, derived in ev.derived.items() if derived.shown]
     _statements(a, ev, book, facts)
     a.copy_number = _copy_number_lines(a, ev, book, knowledge)
-    for note in ev.fired(book.of("evidence-notes", "notes", tumour)):
+    for note in ev.fired(book.of("evidence-notes", "notes")):
         a.notes.append(note["id"])
         a.produced(ev, note)
     _therapies(a, ev, book)
-    for rule in ev.fired(book.of("testing", "rules", tumour)):
+    for rule in ev.fired(book.of("testing", "rules")):
         a.tests.append(TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule)))
     _trials(a, ev, book)
     return a
 
 
 def _statements(a: Assessment, ev: Evaluation, book: RuleBook, facts: Facts) -> None:
-    """Contradictions, missing pieces and findings of the status card."""
-    for rule in ev.fired(book.of("statements", "contradictions", a.tumour_type)):
+    """Contradictions, missing pieces and findings of the status card (each list holds every scope:
+    the evaluation keeps each rule to its tumour type)."""
+    for rule in ev.fired(book.of("statements", "contradictions")):
         a.contradictions.append(ev.text(rule["text"]))
         a.produced(ev, rule)
-    for rule in ev.fired(book.of("statements", "missing", a.tumour_type)):
+    for rule in ev.fired(book.of("statements", "missing")):
         a.missing.append(ev.text(rule["text"]))
         a.produced(ev, rule)
-    findings = book.of("statements", "findings", a.tumour_type)
+    findings = book.of("statements", "findings")
     for after_data_notes in (False, True):
         for rule in (r for r in findings if r["after_data_notes"] == after_data_notes):
             if ev.fires(rule):
@@ -162,7 +163,7 @@ def _copy_number_lines(a: Assessment, ev: Evaluation, book: RuleBook, knowledge:
             side, group = (higher, "higher") if in_higher else (lower, "lower")
             lines.append(f"{measurement['label']} {value:g} {side} {cut['cutoff']:g} ({cut['trial']}: {group} group; {cut['result']})")
             a.status_rules.append(cut["id"])
-    for rule in ev.fired(book.of("copy-number-cutoffs", "notes", a.tumour_type)):
+    for rule in ev.fired(book.of("copy-number-cutoffs", "notes")):
         lines.append(ev.text(rule["text"]))
         a.produced(ev, rule)
     return lines
@@ -177,7 +178,7 @@ def _applies(caveat: dict, therapy: dict) -> bool:
 def _therapies(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
     """Therapy cards whose rule holds, their caveats, and the therapies not shown with the reason."""
     therapies = book.of("therapies", "therapies", a.tumour_type)
-    caveats = book.of("therapies", "caveats", a.tumour_type)
+    caveats = book.of("therapies", "caveats")
     shown = ev.fired(therapies)
     for therapy in shown:
         option = TherapyOption(therapy, [], [], ev.produced_by(therapy))
@@ -191,7 +192,7 @@ def _therapies(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
             option.rules.append(therapy["safety"])
         a.therapies.append(option)
     a.view["therapies"] = [t["id"] for t in shown]
-    for gap in ev.fired(book.of("therapies", "gaps", a.tumour_type)):
+    for gap in ev.fired(book.of("therapies", "gaps")):
         if gap["each_therapy_not_shown"]:
             shown_ids = {t["id"] for t in shown}
             a.therapy_gaps += [ev.text(gap["text"], therapy=t) for t in therapies if t["id"] not in shown_ids]
@@ -215,18 +216,18 @@ def _offered(trial: dict, offered_classes: list[str], overlay: Any) -> tuple[boo
 
 def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
     """Offered trials whose HER2 criterion the patient meets; those that cannot be assessed; closed ones."""
-    offer = ev.first(book.of("trials", "offer", a.tumour_type))
+    offer = ev.first(book.of("trials", "offer"))
     if offer is None:
         return
-    notes = book.of("trials", "trial_notes", a.tumour_type)
-    for trial in book.of("trials", "trials", a.tumour_type):
+    notes = book.of("trials", "trial_notes")
+    for trial in book.of("trials", "trials"):
         offered, registry, closed_reason = _offered(trial, offer["offered_status_classes"], a.overlay)
         if not offered and (a.overlay is None or trial["status_class"] not in offer["offered_status_classes"]):
             continue  # never offered by the source, and not open in the registry either
         outcome = ev.outcome(trial["id"])
         if not offered:
             if outcome.result == MET:
-                a.trials_closed.append((trial, closed_reason or "not open"))
+                a.trials_closed.append((trial, closed_reason))
             continue
         if outcome.result == UNKNOWN:
             a.trials_unassessable.append((trial, outcome.missing))

@@ -112,7 +112,7 @@ class CardBuilder:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
         lines += [f"- {describe(kind, r)} — {_date(r.when)}, {r.ref}" for kind, r in a.results] or ["- none on file"]
-        if a.ras and (a.ras["lines"] or a.ras["mutant"]):
+        if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
             lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]
         lines.append("\n**Criteria**")
         for c in a.criteria:

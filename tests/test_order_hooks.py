@@ -479,3 +479,9 @@ def test_selections_only_narrow_order_select(knowledge):
         context, selected_only, parse_resources([]), DrugMatcher(knowledge), knowledge).medications]
     assert read(True) == ["MedicationRequest/ox"]
     assert read(False) == ["MedicationRequest/ox", "MedicationRequest/cx"]
+
+
+@pytest.mark.parametrize("results, words", [([b.ihc(P, "1+")], "(IHC 1+)"), ([b.ihc(P, "2+"), b.ish(P, 1.4)], "(IHC 2+, ISH ratio 1.4)")])
+def test_tdxd_her2_low_warning_states_the_results(client, results, words):
+    [w] = warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, "Enhertu", mid="x")]))
+    assert f"Trastuzumab deruxtecan ordered; HER2 status is **low** {words}." in w["detail"]

@@ -308,3 +308,53 @@ def test_whether_a_trial_is_offered(knowledge, overlay, expected):
     trial = knowledge.rules.rules["crc.trial.nct05253651"]
     assert _offered(trial, ["recruiting"], overlay) == expected
     assert _offered(trial, ["ongoing"], None)[0] is False
+
+
+@pytest.mark.parametrize("state, found, worse", [
+    (True, True, True), (True, None, None), (None, True, None), (None, None, None),
+    (True, False, False), (False, True, False), (None, False, False), (False, None, False),
+])
+def test_a_gene_is_as_bad_as_its_worst_finding(state, found, worse):
+    from cds_service.rules.functions import _worse
+
+    assert _worse(state, found) is worse
+
+
+def test_the_status_ladder_must_end_with_a_rule_that_always_holds(raw):
+    book = fresh(raw, lambda d: d["gastric-criteria"]["status"][-1].update(when={"line": {"eq": "first"}}))
+    assert book.problems == ["gastric-criteria: the status ladder must end with a rule without a condition (it always holds)"]
+
+
+def test_an_exception_makes_a_rule_not_met(knowledge):
+    facts = Facts()
+    facts.add(Result("ihc", "Observation/i", WHEN, {"score": "1+"}))
+    ev = _evaluation(knowledge, facts)
+    ev.facts["status"] = "low"
+    child = ev.child({"ordered": {"her2-directed": ["trastuzumab deruxtecan"]}})
+    assert child.outcome("crc.warning.tdxd-her2-low").met
+    assert child.outcome("common.warning.her2-drug-without-positive").result == NOT_MET  # unless the T-DXd rule holds
+
+
+def test_lookup_of_dotted_and_indexed_facts(knowledge):
+    ev = _evaluation(knowledge, Facts())
+    ev.facts.update({"one": ["a"], "empty": [], "nested": {"k": {"x": 1}}})
+    assert ev.lookup("one.0") == "a" and ev.lookup("one.1") is None and ev.lookup("empty.0") is None
+    assert ev.lookup("nested.k.x") == 1 and ev.lookup("nested.k.y") is None and ev.lookup("one.x") is None
+    assert ev.lookup("line.0") is None  # not a list or mapping
+
+
+def test_wild_type_then_mutant_of_one_gene(knowledge):
+    facts = Facts(variants=[variant("KRAS", present=False), variant("KRAS", origin="tissue"), variant("NRAS", present=False)])
+    derived = FUNCTIONS["ras_status"](_evaluation(knowledge, facts), **RAS)
+    assert derived.result == NOT_MET
+    assert derived.facts["ras"]["lines"][0] == "KRAS wild-type (plasma, 2024-04-01, Observation/KRAS)"
+
+
+def test_result_recency_reads_every_kind_and_a_same_day_start_is_not_stale(knowledge):
+    facts = Facts(history=[_use({"trastuzumab"}, datetime(2023, 1, 1))])
+    facts.add(Result("ihc", "Observation/a", datetime(2023, 1, 1), {"score": "3+"}))
+    for day in (1, 2):
+        facts.add(Result("apcn", f"Observation/c{day}", datetime(2022, 5, day), {"value": 20.0}))
+    derived = FUNCTIONS["result_recency"](_evaluation(knowledge, facts), stale_after_drug_class="her2-directed",
+                                          stale_result_kinds=["ihc"])
+    assert derived.lines == ["2 ApCN results on file; the most recent (2022-05-02) is used."]

@@ -521,3 +521,70 @@ def test_trials_the_source_lists_as_closed_keep_their_own_ratio_when_the_registr
     trials = by_topic(run(registry_client, b.ihc(P, "2+", 60), b.ish(P, ratio)), "her2-trials")[0]
     offered = set(trials["extension"]["her2cds"]["trials"])
     assert {"NCT03365882", "NCT04744831"} <= offered if listed else not {"NCT03365882", "NCT04744831"} & offered
+
+
+def test_the_status_card_names_what_is_missing_and_the_results_used(client):
+    cards = run(client, b.ihc(P, "0"))
+    assert cards[0]["summary"] == "HER2-negative (colorectal): IHC 0, biopsy specimen"
+    detail = cards[0]["detail"]
+    assert "- no plasma (ctDNA) ERBB2 result" in detail and "- IHC 0, biopsy specimen — 2024-03-01" in detail
+    untested = run(client)[0]["detail"]
+    assert "- no HER2 IHC result\n- no ISH result\n- no plasma (ctDNA) ERBB2 result" in untested
+
+
+def test_ihc_3plus_below_every_cut_off_with_negative_ish_is_negative(client):
+    cards = run(client, b.ihc(P, "3+", 5, specimen="Colon resection specimen"), b.ish(P, 1.2))
+    assert status_rule(cards) == "crc.status.negative"
+
+
+def test_tissue_and_plasma_basis_in_that_order(client):
+    ext = status_ext(run(client, b.ihc(P, "3+", 80), *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False))))
+    assert ext["basis"] == ["tissue", "plasma"]
+
+
+def test_copy_number_lower_group_and_unadjusted_plasma_copy_number(client):
+    cards = run(client, b.ihc(P, "3+", 80), b.apcn(P, 10), b.erbb2_cn(P, True, copy_number=20))
+    detail = cards[0]["detail"]
+    assert "adjusted plasma copy number (ApCN) 10 < 16.7 (TRIUMPH: lower group;" in detail
+    assert "Plasma copy number 20 is not adjusted for ctDNA fraction" in detail
+    assert "crc.finding.plasma-cn-not-adjusted" in status_rules(cards)
+
+
+def test_therapy_caveats_are_placed_and_quote_their_note(client):
+    cards = run(client, b.ihc(P, "3+", 80), b.variant(P, "PIK3CA", "p.E545K", vaf=10))
+    by_regimen = {tuple(c["extension"]["her2cds"]["regimen"]): c["detail"] for c in by_topic(cards, "her2-therapy")}
+    weak = by_regimen[("pertuzumab", "trastuzumab emtansine")]
+    assert weak.index("Weak evidence: the lowest response rate") < weak.index("**Evidence**")
+    tdxd = by_regimen[("trastuzumab deruxtecan",)]
+    patient = tdxd.split("**For this patient**")[1]
+    assert "- In DESTINY-CRC01 (exploratory), T-DXd responses were seen with or without plasma RAS or PIK3CA mutations." in patient
+
+
+@pytest.fixture(scope="module")
+def mixed_registry_client(tmp_path_factory):
+    """A registry overlay: MOUNTAINEER-03 completed, S1613 recruiting, SBT6050 completed, BDC-1001 unknown."""
+    from datetime import UTC, datetime
+
+    from cds_service.app import create_app
+    from cds_service.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("overlay-mixed")
+    trials = {"NCT05253651": {"overallStatus": "COMPLETED"}, "NCT03365882": {"overallStatus": "RECRUITING"},
+              "NCT04460456": {"overallStatus": "COMPLETED"}, "NCT04704661": {"overallStatus": "RECRUITING"}}
+    overlay = {"refreshedAt": datetime.now(UTC).isoformat(timespec="seconds"), "missingFromRegistry": ["NCT04278144"],
+               "trials": trials}
+    (tmp / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
+    return create_app(Settings.from_env({"HER2CDS_TRIAL_OVERLAY": str(tmp / "overlay.json"),
+                                         "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3"})).test_client()
+
+
+def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mixed_registry_client):
+    [card] = by_topic(run(mixed_registry_client, b.ihc(P, "3+", 80)), "her2-trials")
+    assert card["extension"]["her2cds"]["trials"] == ["NCT03365882", "NCT04704661"]
+    ids = rules(card)
+    assert {"crc.trial.nct05253651", "crc.trial.nct04278144"} <= set(ids) and "crc.trial.nct04460456" not in ids
+    closed = card["detail"].split("**Matching but not open in the registry:**")[1]
+    assert "NCT05253651 MOUNTAINEER-03: registry status COMPLETED on" in closed
+    assert "NCT04278144 BDC-1001 ± nivolumab: not found in the registry" in closed
+    assert "NCT04460456" not in card["detail"]  # closed in the source and in the registry
+    assert "HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+." in card["detail"]

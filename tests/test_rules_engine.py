@@ -157,3 +157,23 @@ def test_scope_ladder_and_memo(knowledge):
     assert ev.first(book.status_ladder("gastric"))["id"] == "gc.status.not-tested"
     assert [r["id"] for r in book.of("evidence-notes", "notes", "gastric")] == [
         r["id"] for r in book.of("evidence-notes", "notes") if not r["id"].startswith("crc.")]
+
+
+def test_all_of_collects_every_missing_piece_caveat_and_the_arm():
+    unknowns = check({"none": {"eq": 1, "missing_note": "a"}, "no_fact": {"eq": 1, "missing_note": "b"}})
+    assert unknowns.result == UNKNOWN and unknowns.missing == ["a", "b"]
+    caveats = check({"none": {"eq": 1, "if_missing": "met", "note": "x"}, "no_fact": {"eq": 1, "if_missing": "met", "note": "y"}})
+    assert caveats.caveats == ["x", "y"]
+    assert check({"any": [{"label": "A", "score": {"eq": "2+"}}], "ratio": {"ge": 2.0}}).arm == "A"
+    assert check({"ratio": {"ge": 2.0}, "any": [{"label": "B", "score": {"eq": "2+"}}]}).arm == "B"
+    assert check({"score": {"eq": "2+"}, "ratio": {"ge": 2.0}}).arm is None
+
+
+def test_rule_references_inside_all_any_and_not():
+    assert check({"all": [{"rule": "yes"}, {"score": {"eq": "2+"}}]}).via == ["deeper"]
+    assert check({"any": [{"rule": "no"}, {"rule": "yes"}]}).met
+    assert check({"not": {"rule": "no"}}).met
+
+
+def test_present_on_a_missing_fact_is_not_met_not_unknown():
+    assert check({"none": {"present": True}}).result == NOT_MET

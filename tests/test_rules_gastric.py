@@ -249,3 +249,23 @@ def test_trial_notes_by_line(client):
     trials = by_topic(cards, "her2-trials")[0]
     assert "common.trial-note.first-line" in rules(trials)
     assert "first-line trial; prior systemic therapy is on file" in trials["detail"]
+
+
+def test_no_regimen_applies_is_said(client):
+    cards = run(client, b.ihc(P, "3+", date="2024-01-01"), history=[b.medication(P, "oxaliplatin", "32592")])
+    assert "- Prior systemic therapy without trastuzumab is on file: the first-line HER2 regimens" in cards[0]["detail"]
+
+
+def test_findings_order_meaning_data_notes_then_unknown_start(client):
+    ignored = b.ihc(P, "2+", oid="bad", status="entered-in-error")
+    cards = run(client, b.ihc(P, "3+", date="2023-01-15"), ignored,
+                history=[{**b.medication(P, "trastuzumab", "224905"), "authoredOn": None}])
+    notes = cards[0]["detail"].split("**Notes**")[1]
+    meaning, ignored_at, start = (notes.index("Gastric IHC 3+ (Table 3)"), notes.index("Observation/bad ignored"),
+                                  notes.index("Trastuzumab is in the history without a start date"))
+    assert meaning < ignored_at < start
+
+
+def test_copy_number_cut_offs_are_colorectal_only(client):
+    ids = status_rules(run(client, b.ihc(P, "3+"), b.apcn(P, 40)))
+    assert not [r for r in ids if ".cutoff." in r]

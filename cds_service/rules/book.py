@@ -53,7 +53,7 @@ TEMPLATE_KEYS = ("text", "detail")
 
 
 def scope_of(rule_id: str) -> str:
-    return rule_id.split(".", 1)[0]
+    return rule_id.partition(".")[0]
 
 
 def resolve_thresholds(node: Any, values: Mapping[str, Any]) -> Any:
@@ -173,6 +173,10 @@ class RuleBook:
                 problems += [f"{where}: template names unknown fact '{f}'" for f in sorted(fields(template)) if not known(f)]
             if rule.get("function") and rule["function"] not in FUNCTIONS:
                 problems.append(f"{where}: no rule function named '{rule['function']}'")
+        for name in ("crc-criteria", "gastric-criteria"):
+            ladder = self.lists[(name, "status")]
+            if not ladder or ladder[-1].get("when"):
+                problems.append(f"{name}: the status ladder must end with a rule without a condition (it always holds)")
         suggestions = {s["id"] for s in self.raw["testing"]["suggestions"]}
         for key in ("rules", "order_rules"):
             for rule in self.lists[("testing", key)]:

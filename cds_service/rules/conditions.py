@@ -98,24 +98,14 @@ def check_fact(name: str, value: Any, spec: Mapping[str, Any]) -> Outcome:
 
 
 def all_of(parts: list[Outcome]) -> Outcome:
-    caveats: list[str] = []
-    missing: list[str] = []
-    via: list[str] = []
-    arm = None
-    unknown = False
-    for part in parts:
-        if part.result == NOT_MET:
-            return Outcome(NOT_MET)
-        if part.result == UNKNOWN:
-            unknown = True
-            missing += part.missing
-        else:
-            caveats += part.caveats
-            via += part.via
-            arm = arm or part.arm
+    """Met when every part is; not met as soon as one is not (whatever is unknown); else unknown."""
+    if any(part.result == NOT_MET for part in parts):
+        return Outcome(NOT_MET)
+    unknown = [part for part in parts if part.result == UNKNOWN]
     if unknown:
-        return Outcome(UNKNOWN, missing=missing)
-    return Outcome(MET, arm=arm, caveats=caveats, via=via)
+        return Outcome(UNKNOWN, missing=[m for part in unknown for m in part.missing])
+    return Outcome(MET, arm=next((part.arm for part in parts if part.arm), None),
+                   caveats=[c for part in parts for c in part.caveats], via=[v for part in parts for v in part.via])
 
 
 def evaluate(condition: Mapping[str, Any] | None, lookup: Lookup, rule_outcome: RuleOutcome) -> Outcome:
@@ -140,24 +130,24 @@ def evaluate(condition: Mapping[str, Any] | None, lookup: Lookup, rule_outcome: 
             parts.append(rule_outcome(value))
         else:
             parts.append(check_fact(key, lookup(key), value))
-    outcome = parts[0] if len(parts) == 1 else all_of(parts)
+    outcome = all_of(parts)
     if outcome.met and condition.get("label"):
         outcome.arm = condition["label"]
     return outcome
 
 
 def any_of(arms: list[Mapping[str, Any]], lookup: Lookup, rule_outcome: RuleOutcome) -> Outcome:
-    """Met by the first arm that is met; unknown if none is met and one is unknown."""
-    missing: list[str] = []
-    unknown = False
+    """Met by the first arm that is met; unknown if none is met and one is unknown (missing pieces once)."""
+    unknown: list[Outcome] = []
     for arm in arms:
         outcome = evaluate(arm, lookup, rule_outcome)
         if outcome.met:
             return outcome
         if outcome.result == UNKNOWN:
-            unknown = True
-            missing += [m for m in outcome.missing if m not in missing]
-    return Outcome(UNKNOWN, missing=missing) if unknown else Outcome(NOT_MET)
+            unknown.append(outcome)
+    if not unknown:
+        return Outcome(NOT_MET)
+    return Outcome(UNKNOWN, missing=list(dict.fromkeys(m for outcome in unknown for m in outcome.missing)))
 
 
 def _entries(condition: Any) -> list[tuple[str, Any]]:

@@ -78,7 +78,7 @@ def tissue_results(view: dict[str, Any]) -> str:
         parts.append(f"IHC {view['ihc_score']}")
     if view.get("ish_ratio") is not None:
         parts.append(f"ISH ratio {view['ish_ratio']:g}")
-    return ", ".join(parts) or "no IHC/ISH"
+    return ", ".join(parts)
 
 
 def _value(facts: Facts, kind: str, key: str) -> Any:
@@ -87,7 +87,8 @@ def _value(facts: Facts, kind: str, key: str) -> Any:
 
 
 def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]], list[str]]) -> dict[str, Any]:
-    """The facts of one patient for one tumour type; the assessment adds status, basis ... as it goes."""
+    """The facts of one patient for one tumour type; the named functions and the assessment add the rest
+    (ras.*, results_predate.*, status, basis, criteria_met ...) as they go."""
     ihc = facts.latest("ihc")
     history_drugs = sorted({d for use in facts.history for d in use.drugs})
     view: dict[str, Any] = {
@@ -114,13 +115,6 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "history_classes": classes_of(history_drugs),
         "variant_genes": sorted({v.gene for v in facts.variants if v.present}),
         "plasma_variant_genes": sorted({v.gene for v in facts.variants if v.present and v.origin == "plasma"}),
-        "ras": {"wild_type": None, "mutant": [], "mutant_in_plasma": False, "lines": [], "missing": []},
-        "results_predate": {"result_date": None, "drug_start": None},
-        "status": None,
-        "basis": [],
-        "criteria_met": [],
-        "criteria_unknown": [],
-        "therapies": [],
     }
     view["tissue_results"] = tissue_results(view)
     return view
