@@ -106,8 +106,10 @@ def _rule(data, name, key, rule_id):
      "therapies: gc.therapy-note.confirm-her2-first names unknown therapy gc.therapy.nope"),
     (lambda d: _rule(d, "therapies", "caveats", "crc.therapy-note.ras-mutant").update(note="crc.status.positive"),
      "therapies: crc.therapy-note.ras-mutant names unknown evidence note crc.status.positive"),
-    (lambda d: _rule(d, "therapies", "therapies", "gc.therapy.trastuzumab-deruxtecan").update(safety="common.safety.nope"),
-     "therapies: gc.therapy.trastuzumab-deruxtecan names unknown safety statement common.safety.nope"),
+    (lambda d: _rule(d, "therapies", "safety", "common.safety.tdxd-ild").update(drugs=["trastuzumab deruxtecan", "nope"]),
+     "therapies: common.safety.tdxd-ild names unknown drug nope"),
+    (lambda d: _rule(d, "trials", "exclusions", "crc.trial-exclusion.nct05350917-population").update(trials=["crc.trial.nope"]),
+     "trials: crc.trial-exclusion.nct05350917-population names unknown trial crc.trial.nope"),
     (lambda d: _rule(d, "crc-criteria", "criteria", "crc.criterion.triumph-tissue")["arms"][2]["all"]["ish_ratio"].update(
         ge={"threshold": "common.threshold.nope"}),
      "crc-criteria: crc.criterion.triumph-tissue uses unknown threshold common.threshold.nope"),
@@ -248,16 +250,19 @@ def test_ras_lines_say_what_was_found_for_each_variant(knowledge):
                 variant("NRAS", rc=20),
                 variant("NRAS", origin=None, rc=90)]
     ras = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=variants)), **RAS).facts["ras"]
-    assert ras["lines"] == [
-        "KRAS wild-type (origin unknown, date not recorded, Observation/KRAS)",
-        "NRAS (change not given): codon not given is outside the TRIUMPH list (Observation/n1)",
-        "NRAS p.G19D: codon 19 is outside the TRIUMPH list (Observation/NRAS)",
-        "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (Observation/NRAS)",
-        "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (Observation/NRAS)",
-        "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (Observation/NRAS)"]
-    assert ras["mutant"] == ["NRAS p.G61D in tissue (2024-04-01, Observation/NRAS)"]
+    assert ras["lines"] == [  # results are named by their date, never by a record id (decision 6.10)
+        "KRAS wild-type (origin unknown, date not recorded)",
+        "NRAS (change not given): codon not given is outside the TRIUMPH list (2024-04-01)",
+        "NRAS p.G19D: codon 19 is outside the TRIUMPH list (2024-04-01)",
+        "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (2024-04-01)",
+        "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (2024-04-01)",
+        "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (2024-04-01)"]
+    assert ras["mutant"] == ["NRAS p.G61D in tissue (2024-04-01)"]
+    assert ras["headline"] == ["NRAS p.G61D, tissue"]
     plasma = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=[variant("KRAS", rc=31.4)])), **RAS).facts["ras"]
-    assert plasma["mutant"] == ["KRAS p.G12D in plasma, relative clonality 31% (> 30%) (2024-04-01, Observation/KRAS)"]
+    assert plasma["mutant"] == ["KRAS p.G12D in plasma, relative clonality 31% (> 30%) (2024-04-01)"]
+    assert plasma["headline"] == ["KRAS p.G12D, plasma, clonality 31%"]
+    assert not any("Observation/" in line for line in ras["lines"] + ras["mutant"] + plasma["mutant"])
 
 
 def test_a_mutant_stays_mutant_whatever_follows(knowledge):
@@ -347,7 +352,7 @@ def test_wild_type_then_mutant_of_one_gene(knowledge):
     facts = Facts(variants=[variant("KRAS", present=False), variant("KRAS", origin="tissue"), variant("NRAS", present=False)])
     derived = FUNCTIONS["ras_status"](_evaluation(knowledge, facts), **RAS)
     assert derived.result == NOT_MET
-    assert derived.facts["ras"]["lines"][0] == "KRAS wild-type (plasma, 2024-04-01, Observation/KRAS)"
+    assert derived.facts["ras"]["lines"][0] == "KRAS wild-type (plasma, 2024-04-01)"
 
 
 def test_result_recency_reads_every_kind_and_a_same_day_start_is_not_stale(knowledge):

@@ -120,7 +120,7 @@ def test_refresh_writes_the_overlay_from_the_documented_schema(tmp_path, registr
 
 def test_cards_follow_the_registry(tmp_path, registry, knowledge):
     settings = settings_for(tmp_path, registry.url)
-    request = load_request("crc-ihc3-positive")
+    request = load_request("crc-ihc2-ish-positive")  # first line: MOUNTAINEER-03 (first-line) is offered
     before = by_topic(call(create_app(settings).test_client(), request)[1]["cards"], "her2-trials")[0]
     assert "NCT05253651" in before["extension"]["her2cds"]["trials"]
     refresh(settings, knowledge, min_interval_s=0.0)

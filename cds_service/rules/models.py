@@ -74,7 +74,8 @@ class Arm(Model):
 
 
 class Criterion(Rule):
-    code: str = Field(description="the name on cards and in extension.her2cds.criteriaMet")
+    code: str = Field(description="the machine-readable name in extension.her2cds.criteriaMet")
+    name: str = Field(description="the name a clinician reads on the cards")
     label: str
     basis: Literal["tissue", "plasma"]
     arms: list[Arm]
@@ -115,6 +116,7 @@ class StatementsFile(Model):
     missing: list[Statement]
     findings: list[Statement]
     scope: list[Statement]
+    headline: list[Statement] = Field(description="what the status card's summary names after the status, in this order")
 
 
 class Measurement(Model):
@@ -154,12 +156,14 @@ class Therapy(Rule):
     title: str
     when: Condition | None = None
     dual_blockade: bool
-    safety: str | None = None
     evidence: list[Cited]
     population: Cited
 
 
 class Safety(Rule):
+    """A safety statement shown on every therapy card and order warning that concerns one of `drugs`."""
+
+    drugs: list[str]
     text: str
 
 
@@ -222,9 +226,18 @@ class TrialNote(Rule):
     text: Template
 
 
+class TrialExclusion(Rule):
+    """A matching trial named under "not offered" with this reason (the first that holds)."""
+
+    trials: list[str] | None = Field(None, description="the trial rules it applies to (default: every trial)")
+    when: Condition | None = None
+    text: Template
+
+
 class TrialsFile(Model):
     offer: list[OfferRule]
     trial_notes: list[TrialNote]
+    exclusions: list[TrialExclusion]
     criterion_sets: dict[str, CriterionSet]
     trials: list[Trial]
 
@@ -297,9 +310,17 @@ class HER2TestsFile(Model):
 
 # ---------------------------------------------------------------- drugs and sources
 
+class CodeSource(Model):
+    """Where a drug's RxNorm codes come from."""
+
+    url: str
+    note: str
+
+
 class Drug(Model):
     id: str
     rxnorm: list[str]
+    rxnorm_source: CodeSource | None = None
     names: list[str]
     classes: list[str]
     source: Source | None = None
@@ -308,6 +329,8 @@ class Drug(Model):
 class Combination(Model):
     names: list[str]
     ingredients: list[str]
+    source: Source | None = None
+    policy: str | None = None
 
 
 class MedicationStatuses(Model):
