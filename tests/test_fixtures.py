@@ -18,7 +18,7 @@ def test_committed_fixtures_match_the_generator():
 
 # name -> (status, criteriaMet, therapy regimens, trial ids subset, testing card count)
 PATIENT_VIEW = {
-    "crc-ihc3-positive": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT05253651", "NCT04704661"}, 0),
+    "crc-ihc3-positive": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT04704661"}, 0),
     "crc-ihc2-ish-positive": ("positive", ["HERACLES", "TRIUMPH-tissue"], 5, {"NCT04380012", "NCT05193292"}, 0),
     "crc-plasma-amplified": ("positive", ["TRIUMPH-blood"], 1, {"NCT05193292", "NCT05356897"}, 0),
     "crc-her2-negative": ("negative", [], 0, set(), 0),
