@@ -287,15 +287,39 @@ def test_sandbox_call_without_an_order(client):
         ("gastric-no-her2-test-oxaliplatin-sign", []),
         ("crc-no-her2-test-trastuzumab-sign", ["trastuzumab-single-agent-crc", "her2-drug-without-positive"]),
         ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
+        # issue #15: each warning and its twin that stays silent
+        ("crc-ihc1-ish-amplified-tdxd-sign", ["tdxd-her2-low-crc"]),
+        ("crc-ihc0-ish-amplified-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("crc-plasma-amplified-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("crc-ihc3-positive-tdxd-sign", []),
+        ("gastric-ihc3-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("gastric-after-trastuzumab-tdxd-sign", []),
+        ("gastric-retest-plasma-amplified-tdxd-sign", []),
+        ("crc-ihc3-positive-trastuzumab-sign", ["trastuzumab-single-agent-crc"]),
+        ("gastric-no-her2-test-flot-sign", []),
+        ("gastric-no-her2-test-docetaxel-sign", []),
     ],
 )
 def test_order_fixtures(client, name, expected):
     code, body = call(client, load_request(name))
     assert code == 200 and codes(body["cards"]) == expected
+    for card in warnings(body["cards"]):  # decision 6.3: every T-DXd warning carries the safety note
+        assert ("myelosuppression" in card["detail"]) is ("Enhertu" in card["detail"])
     request = load_request(name)
     for card in warnings(body["cards"]):
         ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in request["context"]["draftOrders"]["entry"]}
         assert set(delete_targets(card)) <= ids
+
+
+@pytest.mark.parametrize("name, tests", [
+    ("gastric-no-her2-test-flot-sign", ["gc.order-test.her2-test-before-chemotherapy"]),  # 6.4
+    ("gastric-no-her2-test-docetaxel-sign", ["gc.order-test.her2-test-before-chemotherapy"]),
+    ("gastric-after-trastuzumab-tdxd-sign", ["gc.order-test.retest-before-her2-therapy"]),  # 6.5: no re-test on file
+    ("gastric-retest-plasma-amplified-tdxd-sign", []),  # 6.5: the plasma re-test is on file
+])
+def test_order_fixture_tests(client, name, tests):
+    cards = call(client, load_request(name))[1]["cards"]
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
 
 
 # ---------------------------------------------------------------- rule ids of each warning and test
