@@ -533,6 +533,7 @@ def created_codes(card):
     ([b.ihc(P, "1+"), b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-her2-low", "tdxd-her2-low-crc", []),  # low wins
     ([b.ihc(P, "0"), b.ish(P, 2.5)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", []),
     ([b.ish(P, 2.3)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", ["18474-7"]),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", []),
     ([b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence", ["18474-7", "49683-6"]),
     ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence", []),
 ])

@@ -611,6 +611,7 @@ TDXD = ["trastuzumab deruxtecan"]
     ([b.ihc(P, "1+"), b.ish(P, 3.5)], "positive", False, True, True),
     ([b.ihc(P, "0"), b.ish(P, 2.0)], "positive", False, True, True),
     ([b.ish(P, 2.3)], "positive", False, True, True),  # no IHC: the population cannot be told
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "positive", False, True, True),
 ])
 def test_6_1_tdxd_card_needs_destiny_crc01_population(client, results, status, tdxd_card, gap, heracles_note):
     cards = run(client, *results)
@@ -628,6 +629,7 @@ def test_6_1_tdxd_card_needs_destiny_crc01_population(client, results, status, t
     ([b.ihc(P, "1+"), b.ish(P, 2.3)], "the IHC is 1+ (ISH ratio 2.3): DESTINY-CRC01 calls IHC 1+ HER2-low, with no objective response"),
     ([b.ihc(P, "0"), b.ish(P, 2.5)], "the IHC is 0 (ISH ratio 2.5): the source reports no T-DXd result for IHC 0"),
     ([b.ish(P, 2.3)], "no HER2 IHC result is on file (ISH ratio 2.3)"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "the IHC could not be scored (ISH ratio 2.3)"),
 ])
 def test_6_1_the_card_set_says_why_tdxd_is_not_shown(client, results, reason):
     detail = run(client, *results)[0]["detail"]
@@ -751,3 +753,11 @@ def test_6_10_card_text_names_criteria_and_results_without_record_ids(client):
     assert [s for s in ("Observation/", "harmonized-10pct", "TRIUMPH-tissue", "TRIUMPH-blood", "HER2 criterion: -") if s in text] == []
     trials = by_topic(cards, "her2-trials")[0]["detail"]
     assert "**NCT04278144** BDC-1001 ± nivolumab (phase I/II): BDC-1001 ± nivolumab. HER2 criterion: not given in the source" in trials
+
+
+@pytest.mark.parametrize("results, named", [
+    ([b.ihc(P, "0"), b.variant(P, "KRAS", "p.G12D", origin="tissue")], False),  # HER2-negative: RAS decides nothing here
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", "p.G12D", rc=31)], True),  # it makes the blood criterion fail
+])
+def test_6_10_ras_headline_only_where_ras_decides_something(client, results, named):
+    assert ("crc.headline.ras-mutant" in status_rules(run(client, *results))) is named
