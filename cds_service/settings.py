@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
+DEFAULT_FHIR_MAX_RESPONSE_BYTES = 20_000_000
 
 
 class SettingsError(ValueError):
@@ -57,6 +58,8 @@ class Settings:
     jwt_leeway_s: float = 30.0
     trial_overlay_max_age_days: float = 30.0
     db_auto_migrate: bool = True
+    fhir_max_response_bytes: int = DEFAULT_FHIR_MAX_RESPONSE_BYTES
+    max_token_lifetime_s: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,4 +83,6 @@ class Settings:
             jwt_leeway_s=_number(env, "HER2CDS_JWT_LEEWAY_S", 30.0),
             trial_overlay_max_age_days=_number(env, "HER2CDS_TRIAL_OVERLAY_MAX_AGE_DAYS", 30.0),
             db_auto_migrate=_bool(env, "HER2CDS_DB_AUTO_MIGRATE", True),
+            fhir_max_response_bytes=int(_number(env, "HER2CDS_FHIR_MAX_RESPONSE_BYTES", DEFAULT_FHIR_MAX_RESPONSE_BYTES, int)),
+            max_token_lifetime_s=_number(env, "HER2CDS_MAX_TOKEN_LIFETIME_S", 300.0),
         )
