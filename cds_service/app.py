@@ -63,7 +63,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
                     "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
     else:
-        verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s)
+        verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s,
+                            settings.max_token_lifetime_s)
     pseudonym_key = (settings.pseudonym_key or "").encode() or secrets.token_bytes(32)
     if not settings.pseudonym_key:
         log.warning("HER2CDS_PSEUDONYM_KEY is not set: a random key was generated for this process; "
