@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from .errors import ApiError
+from .storage import OUTCOME_TIMESTAMP_CHARS
 
 OUTCOMES = {"accepted", "overridden"}
 
@@ -20,7 +21,7 @@ def _is_uuid(value: Any) -> bool:
 
 
 def _is_datetime(value: Any) -> bool:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > OUTCOME_TIMESTAMP_CHARS:
         return False
     try:
         datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///her2cds.sqlite3"
+OUTCOME_TIMESTAMP_CHARS = 64  # feedback.outcomeTimestamp as sent; longer values are refused at validation
 
 
 class Base(DeclarativeBase):
@@ -62,7 +63,7 @@ class FeedbackRecord(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     accepted_suggestions: Mapped[list] = mapped_column(JSON)
     override_reason: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    outcome_timestamp: Mapped[str] = mapped_column(String(64))
+    outcome_timestamp: Mapped[str] = mapped_column(String(OUTCOME_TIMESTAMP_CHARS))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -179,12 +180,19 @@ class Store:
             return list(s.scalars(query.order_by(AuditRecord.id)))
 
     def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
-        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged."""
+        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged.
+
+        The key is issuer + jti, or its SHA-256 when that does not fit the column: never truncated,
+        so two long ids that share a prefix are not taken for a replay of each other.
+        """
         now = datetime.now(UTC)
+        key = f"{iss}\x1f{jti}"
+        if len(key) > 255:
+            key = "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         try:
             with self.session.begin() as s:
                 s.execute(delete(SeenToken).where(SeenToken.expires_at < now))
-                s.add(SeenToken(jti=f"{iss}\x1f{jti}"[:255], iss=iss[:512], expires_at=expires_at))
+                s.add(SeenToken(jti=key, iss=iss[:512], expires_at=expires_at))
         except IntegrityError:
             return False
         return True
