@@ -5,8 +5,9 @@
   call is cancelled wherever it is (DNS, connect, TLS, headers, body, redirect, next page) and its
   connection closed. Nothing reads on after the EHR has been answered.
 - **Size.** Bodies are streamed and decompressed here (gzip, deflate), counting bytes *after*
-  decompression: one response, and the pages of one key together, stop at
-  `HER2CDS_FHIR_MAX_RESPONSE_BYTES`. No body is held whole before it has been counted.
+  decompression against `HER2CDS_FHIR_MAX_RESPONSE_BYTES`: the cap holds for each response and
+  for all responses of one hook call together (keys and pages share it), so one call never
+  holds more than the cap in FHIR JSON. No body is held whole before it has been counted.
 - **Bulkhead.** At most `MAX_CONNECTIONS_PER_SERVER` of the process's `MAX_CONNECTIONS`
   connections go to one FHIR server (scheme, host, port): a slow server holds only its share.
 - Pooled keep-alive connections, retries on connection errors and 5xx, keys in parallel,
@@ -102,8 +103,8 @@ class _Inflater:
         self.wbits = wbits[encoding]
         self._d = zlib.decompressobj(self.wbits) if self.wbits is not None else None
 
-    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
-        """Append the decoded bytes of `data` to `out`; FetchFailed as soon as `out` passes `limit`."""
+    def feed(self, data: bytes, out: bytearray, limit: int) -> bool:
+        """Append the decoded bytes of `data` to `out`; False as soon as `out` passes `limit`."""
         if self._d is None:
             out += data
         while self._d is not None and data:
@@ -118,12 +119,18 @@ class _Inflater:
                 self._d = zlib.decompressobj(self.wbits)
             else:
                 data = self._d.unconsumed_tail
-        if len(out) > limit:
-            raise FetchFailed(f"response exceeds {limit} bytes after decompression")
+        return len(out) <= limit
 
     def finish(self) -> None:
         if self._d is not None and not self._d.eof:
             raise FetchFailed("truncated compressed body")
+
+
+class _Allowance:
+    """Bytes (after decompression) one hook call may still read; its keys and pages share it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = self.left = total
 
 
 def _fhir_json(body: bytes) -> dict:
@@ -243,6 +250,7 @@ class FhirFetcher:
                          remaining: float) -> dict[str, tuple[Any, str | None]]:
         when = asyncio.get_running_loop().time() + remaining
         session = NETWORK.session(trusted)
+        allowance = _Allowance(self.max_bytes)
         headers = {"Accept": "application/fhir+json, application/json", "Accept-Encoding": "gzip, deflate"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -250,21 +258,25 @@ class FhirFetcher:
         async def one(query: str) -> tuple[Any, str | None]:
             try:
                 async with asyncio.timeout_at(when):
-                    return await self._fetch(session, base, query, headers), None
+                    return await self._fetch(session, base, query, headers, allowance), None
             except TimeoutError:
                 return None, f"time budget of {self.budget:g} s spent"
             except FetchFailed as exc:
                 return None, str(exc)
             except aiohttp.ClientError as exc:
                 return None, f"HTTP exchange failed ({type(exc).__name__})"
+            except Exception as exc:  # noqa: BLE001 - a server's answer must never turn into a 500
+                log.exception("FHIR fallback: unexpected error", extra={"host": base.host})
+                return None, f"unexpected error ({type(exc).__name__})"
 
         results = await asyncio.gather(*(one(q) for q in queries.values()))
         return dict(zip(queries, results, strict=True))
 
-    async def _fetch(self, session: aiohttp.ClientSession, base: URL, query: str, headers: dict) -> Any:
+    async def _fetch(self, session: aiohttp.ClientSession, base: URL, query: str, headers: dict,
+                     allowance: _Allowance) -> Any:
         """One key: a read, or a search with its next pages merged into one searchset Bundle."""
         origin = _origin(base)
-        page, url, used = await self._get(session, _url(f"{base}/{query}"), headers, origin, self.max_bytes)
+        page, url = await self._get(session, _url(f"{base}/{query}"), headers, origin, allowance)
         if "?" not in query:  # a read, e.g. Patient/123
             return page
         if page["resourceType"] != "Bundle":
@@ -279,8 +291,7 @@ class FhirFetcher:
             next_url = _url(next_link, url)
             if _origin(next_url) != origin:
                 raise FetchFailed("next link to another origin refused")
-            page, url, size = await self._get(session, next_url, headers, origin, self.max_bytes - used)
-            used += size
+            page, url = await self._get(session, next_url, headers, origin, allowance)
             if page.get("resourceType") != "Bundle":
                 raise FetchFailed("next page is not a Bundle")
             entries += page.get("entry") or []
@@ -291,8 +302,8 @@ class FhirFetcher:
         return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
 
     async def _get(self, session: aiohttp.ClientSession, url: URL, headers: dict, origin: tuple,
-                   limit: int) -> tuple[dict, URL, int]:
-        """(resource, final URL, body bytes) of one GET, following same-origin redirects."""
+                   allowance: _Allowance) -> tuple[dict, URL]:
+        """(resource, final URL) of one GET, following same-origin redirects."""
         for _ in range(MAX_REDIRECTS + 1):
             response = await self._send(session, url, headers)
             async with response:
@@ -303,8 +314,8 @@ class FhirFetcher:
                     continue
                 if response.status != 200:
                     raise FetchFailed(f"HTTP {response.status}")
-                body = await self._read(response, limit)
-            return await asyncio.to_thread(_fhir_json, body), url, len(body)
+                body = await self._read(response, allowance)
+            return await asyncio.to_thread(_fhir_json, body), url
         raise FetchFailed("too many redirects")
 
     async def _send(self, session: aiohttp.ClientSession, url: URL, headers: dict) -> aiohttp.ClientResponse:
@@ -320,6 +331,9 @@ class FhirFetcher:
                     raise FetchFailed(f"destination refused: {exc.os_error.why}") from None
                 why = f"connection failed ({type(exc.os_error).__name__})"
                 continue
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:  # e.g. a stale keep-alive
+                why = f"connection failed ({type(exc).__name__})"
+                continue
             if response.status in RETRY_STATUSES and attempt < RETRIES:
                 response.release()
                 why = f"HTTP {response.status}"
@@ -328,13 +342,17 @@ class FhirFetcher:
         raise FetchFailed(why)
 
     @staticmethod
-    async def _read(response: aiohttp.ClientResponse, limit: int) -> bytes:
-        """The body, decompressed and counted as it streams in; FetchFailed past `limit` bytes."""
+    async def _read(response: aiohttp.ClientResponse, allowance: _Allowance) -> bytes:
+        """The body, decompressed and counted as it streams in; FetchFailed past the allowance."""
         inflater = _Inflater(response.headers.get("Content-Encoding", ""))
-        if inflater.wbits is None and (response.content_length or 0) > limit:
-            raise FetchFailed(f"response exceeds {limit} bytes (Content-Length)")
+        if inflater.wbits is None and (response.content_length or 0) > allowance.left:
+            raise FetchFailed(f"responses exceed the {allowance.total}-byte cap (Content-Length)")
         out = bytearray()
         async for chunk in response.content.iter_any():
-            inflater.feed(chunk, out, limit)
+            before = len(out)
+            within = inflater.feed(chunk, out, before + max(allowance.left, 0))
+            allowance.left -= len(out) - before
+            if not within:
+                raise FetchFailed(f"responses exceed the {allowance.total}-byte cap after decompression")
         inflater.finish()
         return bytes(out)
