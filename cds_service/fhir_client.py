@@ -329,6 +329,8 @@ class FhirFetcher:
             except aiohttp.ClientConnectorError as exc:
                 if isinstance(exc.os_error, DestinationRefused):
                     raise FetchFailed(f"destination refused: {exc.os_error.why}") from None
+                if isinstance(exc, aiohttp.ClientSSLError):  # retrying will not mend a certificate
+                    raise FetchFailed(f"TLS failed ({type(exc).__name__})") from None
                 why = f"connection failed ({type(exc.os_error).__name__})"
                 continue
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:  # e.g. a stale keep-alive
