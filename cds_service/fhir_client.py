@@ -8,6 +8,9 @@
   decompression against `HER2CDS_FHIR_MAX_RESPONSE_BYTES`: the cap holds for each response and
   for all responses of one hook call together (keys and pages share it), so one call never
   holds more than the cap in FHIR JSON. No body is held whole before it has been counted.
+  Parsing is bounded too: a call's bodies may hold at most `MAX_JSON_TOKENS` JSON tokens
+  (counted as `{ [ , :` before parsing), so the parsed objects stay within about 64 bytes a token
+  (~64 MB) even for the densest valid JSON; FHIR data runs at about 10 bytes a token.
 - **Bulkhead.** At most `MAX_CONNECTIONS_PER_SERVER` of the process's `MAX_CONNECTIONS`
   connections go to one FHIR server (scheme, host, port): a slow server holds only its share.
 - Pooled keep-alive connections, retries on connection errors and 5xx, keys in parallel,
@@ -53,6 +56,7 @@ BACKOFF_S = 0.05
 CONNECT_TIMEOUT_S = 1.0  # one connection attempt, so that a retry still fits in the budget
 MAX_CONNECTIONS = 64  # per process
 MAX_CONNECTIONS_PER_SERVER = 8  # per (scheme, host, port): the bulkhead
+MAX_JSON_TOKENS = 1_000_000  # per hook call; ~10 MB of typical FHIR JSON
 GRACE_S = 1.0  # the loop ends each query at the deadline; this only covers a loop that is stalled
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -127,10 +131,17 @@ class _Inflater:
 
 
 class _Allowance:
-    """Bytes (after decompression) one hook call may still read; its keys and pages share it."""
+    """Bytes (after decompression) and JSON tokens one hook call may still read; keys and pages share it."""
 
     def __init__(self, total: int) -> None:
         self.total = self.left = total
+        self.tokens_left = MAX_JSON_TOKENS
+
+    def spend_tokens(self, body: bytes) -> None:
+        """Count the body's JSON tokens (an upper bound, at C speed) before it is parsed."""
+        self.tokens_left -= sum(body.count(c) for c in (b"{", b"[", b",", b":"))
+        if self.tokens_left < 0:
+            raise FetchFailed(f"responses hold more than {MAX_JSON_TOKENS} JSON tokens")
 
 
 def _fhir_json(body: bytes) -> dict:
@@ -315,6 +326,7 @@ class FhirFetcher:
                 if response.status != 200:
                     raise FetchFailed(f"HTTP {response.status}")
                 body = await self._read(response, allowance)
+            allowance.spend_tokens(body)
             return await asyncio.to_thread(_fhir_json, body), url
         raise FetchFailed("too many redirects")
 

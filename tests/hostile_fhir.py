@@ -3,10 +3,12 @@
 One server plays every attack; the first path segment of the base URL picks it:
 `http://127.0.0.1:<port>/<mode>/fhir`. Modes:
 
-- `ok`: a well-behaved server answering every search from one fixture request's prefetch;
+- `ok`: a well-behaved server answering every search from the gastric IHC 3+ fixture's prefetch;
 - `bomb`: gzip bomb, about 1 MB on the wire expanding to 1 GiB of zeros;
 - `huge`: 100 MB of plain JSON, no Content-Length (read until the server closes);
 - `huge-length`: the same with a Content-Length;
+- `dense[:N]`: the Condition search answers N entries `{"a":1}` (default 2.4 million, 19.2 MB:
+  just under the default cap), the JSON that costs most memory per byte to parse; the rest as `ok`;
 - `drip`: headers, then one byte every 0.5 s for ever; `drip-headers`: the status line and
   headers themselves one byte every 0.5 s;
 - `paging`: every page has a `next` link to another page, without end;
@@ -18,16 +20,34 @@ up on a dripping answer (`closed_at`), so tests can tell that the service stoppe
 """
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
 import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import urlsplit
 
 GIB = 1 << 30
 DRIP_INTERVAL_S = 0.5
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "requests" / "gastric-ihc3.json"
+
+
+def fixture_request() -> dict:
+    """The HER2-positive gastric fixture (IHC 3+): its prefetch is what the `ok` mode serves."""
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def request_via(base: str) -> dict:
+    """The fixture's patient-view call with no prefetch: every key must come from `base`."""
+    request = copy.deepcopy(fixture_request())
+    request["prefetch"] = {}
+    request["fhirServer"] = base
+    request["fhirAuthorization"] = {"access_token": "t", "token_type": "Bearer", "expires_in": 300,
+                                    "scope": "patient/*.read", "subject": "cds"}
+    return request
 
 
 def gzip_bomb(expanded: int = GIB, block: int = 1 << 20) -> bytes:
@@ -57,12 +77,12 @@ class Stats:
 
 
 class HostileFhirServer:
-    """Start with `HostileFhirServer(prefetch)`; `base(mode)` gives the fhirServer URL to send."""
+    """Start with `HostileFhirServer()`; `base(mode)` gives the fhirServer URL to send."""
 
-    def __init__(self, prefetch: dict | None = None) -> None:
+    def __init__(self) -> None:
         self.stats = Stats()
         self.bomb = gzip_bomb()
-        self.prefetch = prefetch or {}
+        self.prefetch = fixture_request()["prefetch"]
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,8 +113,11 @@ class HostileFhirServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256  # many fetches connect at once; the default backlog of 5 drops SYNs
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -111,7 +134,7 @@ class HostileFhirServer:
               status: int = 200) -> None:
         handler.send_response(status)
         for name, value in {"Content-Type": "application/fhir+json", "Content-Length": str(len(body)),
-                            **(headers or {})}.items():
+                            "Connection": "close", **(headers or {})}.items():
             if value is not None:
                 handler.send_header(name, value)
         handler.end_headers()
@@ -147,6 +170,12 @@ class HostileFhirServer:
             handler.send_header("Connection", "close")
             handler.end_headers()
             return self._stream(handler, name, pieces)
+        if name == "dense" and "/Condition" in rest:
+            count = int(mode.split(":")[1]) if ":" in mode else 2_400_000
+            return self._send(handler, name, b'{"resourceType":"Bundle","type":"searchset","entry":['
+                              + b'{"a":1},' * count + b"{}]}")
+        if name == "dense":
+            return self._send(handler, name, json.dumps(self._search(rest)).encode())
         if name == "drip":
             handler.send_response(200)
             handler.send_header("Content-Type", "application/fhir+json")

@@ -56,10 +56,11 @@ class ServiceProcess:
 
     def __init__(self, env: dict[str, str] | None = None, workers: int = 1, threads: int = 4) -> None:
         self.port = _free_port()
+        self.workers, self.threads = workers, threads
         self.tmp = tempfile.TemporaryDirectory(prefix="her2cds-svc-")
-        full_env = dict(os.environ, HOST="127.0.0.1", PORT=str(self.port), HER2CDS_WORKERS=str(workers),
-                        HER2CDS_THREADS=str(threads), HER2CDS_PSEUDONYM_KEY="attack-test",
-                        DATABASE_URL=f"sqlite:///{self.tmp.name}/db.sqlite3", HER2CDS_LOG_LEVEL="ERROR", **(env or {}))
+        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "HER2CDS_WORKERS": str(workers),
+                    "HER2CDS_THREADS": str(threads), "HER2CDS_PSEUDONYM_KEY": "attack-test",
+                    "DATABASE_URL": f"sqlite:///{self.tmp.name}/db.sqlite3", "HER2CDS_LOG_LEVEL": "ERROR", **(env or {})}
         self.log = open(Path(self.tmp.name) / "service.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1"],
                                      cwd=self.tmp.name, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)

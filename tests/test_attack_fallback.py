@@ -6,7 +6,6 @@ bounded; one EHR's dripping server does not starve another EHR's calls (bulkhead
 """
 from __future__ import annotations
 
-import copy
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +17,8 @@ from cds_service import fhir_client
 from cds_service.app import create_app
 from cds_service.discovery import PREFETCH
 from cds_service.settings import Settings
-from tests.conftest import call, load_request, status_ext
-from tests.hostile_fhir import DRIP_INTERVAL_S, HostileFhirServer
+from tests.conftest import call, status_ext
+from tests.hostile_fhir import DRIP_INTERVAL_S, HostileFhirServer, request_via
 from tests.service_process import ServiceProcess
 
 pytestmark = pytest.mark.slow  # servers and processes
@@ -31,14 +30,14 @@ SEARCHES = sum("?" in t for t in PREFETCH.values())
 
 @pytest.fixture(scope="module")
 def hostile():
-    server = HostileFhirServer(load_request("gastric-ihc3")["prefetch"])
+    server = HostileFhirServer()
     yield server
     server.close()
 
 
 @pytest.fixture(scope="module")
 def healthy():
-    server = HostileFhirServer(load_request("gastric-ihc3")["prefetch"])  # only its `ok` mode is used
+    server = HostileFhirServer()  # only its `ok` mode is used: another origin, a well-behaved EHR
     yield server
     server.close()
 
@@ -47,15 +46,6 @@ def make_client(tmp_path, **env):
     settings = Settings.from_env({"HER2CDS_ALLOW_HTTP_FHIR": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3",
                                   "HER2CDS_PSEUDONYM_KEY": "k", **env})
     return create_app(settings).test_client()
-
-
-def via_server(base: str) -> dict:
-    request = copy.deepcopy(load_request("gastric-ihc3"))
-    request["prefetch"] = {}
-    request["fhirServer"] = base
-    request["fhirAuthorization"] = {"access_token": "t", "token_type": "Bearer", "expires_in": 300,
-                                    "scope": "patient/*.read", "subject": "cds"}
-    return request
 
 
 def logged(caplog) -> list[str]:
@@ -69,7 +59,7 @@ def assert_uniform_412(code, body):
 
 def test_healthy_server_gives_the_same_cards_as_prefetch(tmp_path, healthy):
     client = make_client(tmp_path)
-    code, body = call(client, via_server(healthy.base("ok")))
+    code, body = call(client, request_via(healthy.base("ok")))
     assert code == 200 and status_ext(body["cards"])["status"] == "positive"
 
 
@@ -77,11 +67,11 @@ def test_healthy_server_gives_the_same_cards_as_prefetch(tmp_path, healthy):
 def test_bodies_are_cut_at_the_cap_after_decompression(tmp_path, hostile, healthy, caplog, mode):
     """1 GiB of gzip, or 100 MB of plain JSON with no length: memory stays near the cap."""
     client = make_client(tmp_path)
-    call(client, via_server(healthy.base("ok")))  # the loop, the sessions and the parser are warm
+    call(client, request_via(healthy.base("ok")))  # the loop, the sessions and the parser are warm
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        code, body = call(client, via_server(hostile.base(mode)))
+        code, body = call(client, request_via(hostile.base(mode)))
         peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
@@ -92,8 +82,25 @@ def test_bodies_are_cut_at_the_cap_after_decompression(tmp_path, hostile, health
     assert peak < 2 * CAP + 8 * MB, peak
 
 
+def test_json_that_is_costly_to_parse_is_refused_before_parsing(tmp_path, hostile, caplog):
+    """19 MB of `{"a":1}` would take ~600 MB once parsed; the call's token allowance refuses it first."""
+    client = make_client(tmp_path)
+    tracemalloc.start()
+    try:
+        code, body = call(client, request_via(hostile.base("dense")))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_uniform_412(code, body)
+    assert f"responses hold more than {fhir_client.MAX_JSON_TOKENS} JSON tokens" in logged(caplog)
+    assert peak < 2 * CAP + 8 * MB, peak
+    # Just inside the allowance (0.99 M tokens) the body is parsed: the bound is ~64 bytes a token.
+    code, body = call(client, request_via(hostile.base("dense:330000")))
+    assert code == 200
+
+
 def test_declared_oversize_body_is_refused_before_reading(tmp_path, hostile, caplog):
-    code, body = call(make_client(tmp_path), via_server(hostile.base("huge-length")))
+    code, body = call(make_client(tmp_path), request_via(hostile.base("huge-length")))
     assert_uniform_412(code, body)
     assert any("cap (Content-Length)" in r for r in logged(caplog))
 
@@ -106,7 +113,7 @@ def test_dripping_server_is_abandoned_at_the_deadline(tmp_path, hostile, caplog,
     closed_before = len(hostile.stats.closed_at)
     requests_before = hostile.stats.requests.get(mode, 0)
     started = time.monotonic()
-    code, body = call(client, via_server(hostile.base(mode)))
+    code, body = call(client, request_via(hostile.base(mode)))
     answered = time.monotonic()
     assert_uniform_412(code, body)
     assert answered - started < budget + 1.5  # the budget is the behaviour; wide margin
@@ -124,7 +131,7 @@ def test_dripping_server_is_abandoned_at_the_deadline(tmp_path, hostile, caplog,
 
 def test_endless_paging_stops_at_the_page_cap(tmp_path, hostile):
     before = hostile.stats.requests.get("paging", 0)
-    code, body = call(make_client(tmp_path), via_server(hostile.base("paging")))
+    code, body = call(make_client(tmp_path), request_via(hostile.base("paging")))
     assert code == 200  # empty Bundles: no diagnosis on file, said on a card
     served = hostile.stats.requests.get("paging", 0) - before
     assert served <= SEARCHES * fhir_client.MAX_PAGES + 1
@@ -141,7 +148,7 @@ def test_redirect_tricks_are_not_followed(tmp_path, hostile, healthy, caplog, mo
         mode = f"redirect-away:{healthy.port}"
     healthy_before = healthy.stats.requests.get("ok", 0)
     before = hostile.stats.requests.get(mode.split(":")[0], 0)
-    code, body = call(make_client(tmp_path), via_server(hostile.base(mode)))
+    code, body = call(make_client(tmp_path), request_via(hostile.base(mode)))
     assert_uniform_412(code, body)
     assert set(logged(caplog)) == {logged_reason}
     assert healthy.stats.requests.get("ok", 0) == healthy_before  # the other origin was never called
@@ -153,16 +160,16 @@ def test_one_dripping_ehr_does_not_starve_another(tmp_path, hostile, healthy):
     """12 calls to a dripping server hold at most its share of connections; a healthy EHR still gets answers."""
     settings = {"HER2CDS_FHIR_BUDGET_S": "3"}
     client = make_client(tmp_path, **settings)
-    call(client, via_server(healthy.base("ok")))
+    call(client, request_via(healthy.base("ok")))
     attackers = [make_client(tmp_path, **settings) for _ in range(12)]
-    attack = via_server(hostile.base("drip"))
+    attack = request_via(hostile.base("drip"))
     with ThreadPoolExecutor(max_workers=12) as pool:
         attacks = [pool.submit(call, attacker, attack) for attacker in attackers]
         time.sleep(0.5)  # the dripping server now holds every connection it is allowed
         held, results = [], []
         for _ in range(4):  # well inside the attackers' 3 s budget
             held.append(hostile.stats.open_connections)
-            results.append(call(client, via_server(healthy.base("ok"))))
+            results.append(call(client, request_via(healthy.base("ok"))))
         held.append(hostile.stats.open_connections)
         attack_results = [f.result() for f in attacks]
     assert 0 < max(held) <= fhir_client.MAX_CONNECTIONS_PER_SERVER, held
@@ -181,13 +188,13 @@ def test_service_process_memory_under_bomb_and_huge_answers(hostile, healthy):
     with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}) as service:
         url = f"{service.url}/cds-services/her2-patient-view"
         for _ in range(3):
-            assert requests.post(url, json=via_server(healthy.base("ok")), timeout=30).status_code == 200
+            assert requests.post(url, json=request_via(healthy.base("ok")), timeout=30).status_code == 200
         service.mark()
         with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda mode: requests.post(url, json=via_server(hostile.base(mode)), timeout=60),
+            answers = list(pool.map(lambda mode: requests.post(url, json=request_via(hostile.base(mode)), timeout=60),
                                     ["bomb", "huge"] * 4))
         growth = service.peak_growth()
-        assert requests.post(url, json=via_server(healthy.base("ok")), timeout=30).status_code == 200
+        assert requests.post(url, json=request_via(healthy.base("ok")), timeout=30).status_code == 200
     assert [a.status_code for a in answers] == [412] * 8
     assert growth < 4 * CAP * 2 + 64 * MB, growth
 

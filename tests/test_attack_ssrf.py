@@ -7,7 +7,6 @@ that counts the connections it gets (it must get none).
 from __future__ import annotations
 
 import asyncio
-import copy
 import socket
 import threading
 
@@ -17,8 +16,8 @@ from cds_service import fhir_client
 from cds_service.app import create_app
 from cds_service.netguard import DestinationRefused, GuardedResolver, check_host, refusal
 from cds_service.settings import Settings
-from tests.conftest import call, load_request
-from tests.hostile_fhir import HostileFhirServer
+from tests.conftest import call
+from tests.hostile_fhir import HostileFhirServer, request_via
 
 REFUSED = {
     # private ranges
@@ -125,13 +124,6 @@ def _ipv6_loopback() -> bool:
         return False
 
 
-def via(base: str) -> dict:
-    request = copy.deepcopy(load_request("gastric-ihc3"))
-    request["prefetch"] = {}
-    request["fhirServer"] = base
-    return request
-
-
 def reasons(caplog) -> list[str]:
     return [r.reason for r in caplog.records if r.getMessage() == "FHIR fallback failed"]
 
@@ -149,7 +141,7 @@ def test_loopback_forms_are_refused_without_connecting(tmp_path, caplog, form):
         if v6 is not None and form.startswith("["):
             port = v6.port
         client = create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"})).test_client()
-        code, body = call(client, via(f"https://{form}:{port}/fhir"))
+        code, body = call(client, request_via(f"https://{form}:{port}/fhir"))
         assert code == 412 and body["reason"] == UNIFORM
         assert v4.accepted == [] and (v6 is None or v6.accepted == [])
         # Refused by the guard; "LOCALHOST." does not even resolve on some machines.
@@ -179,7 +171,7 @@ def test_every_unreachable_server_reads_the_same(tmp_path, caplog):
         "SSRF refusal": (strict, f"https://127.0.0.1:{hostile.port}/ok/fhir"),
     }
     try:
-        answers = {name: call(client, via(base)) for name, (client, base) in cases.items()}
+        answers = {name: call(client, request_via(base)) for name, (client, base) in cases.items()}
     finally:
         hostile.close()
         trap.close()
