@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import logging
 import os
@@ -176,8 +177,25 @@ class _Network:
                 loop = asyncio.new_event_loop()
                 loop.set_default_executor(ThreadPoolExecutor(max_workers=16, thread_name_prefix="fhir-io"))
                 threading.Thread(target=loop.run_forever, name="fhir-fallback", daemon=True).start()
+                if self.loop is None:
+                    atexit.register(self.close)
                 self.loop, self._pid, self._sessions = loop, os.getpid(), {}
             return self.loop
+
+    def close(self) -> None:
+        """Close this process's sessions (at exit), so no connection is left half-open."""
+        loop, sessions = self.loop, list(self._sessions.values())
+        if loop is None or self._pid != os.getpid() or not loop.is_running() or not sessions:
+            return
+
+        async def close_all() -> None:
+            for session in sessions:
+                await session.close()
+
+        try:
+            asyncio.run_coroutine_threadsafe(close_all(), loop).result(timeout=2)
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
 
     def session(self, trusted: bool) -> aiohttp.ClientSession:
         """The pooled session (call on the loop)."""
