@@ -130,14 +130,19 @@ class HostileFhirServer:
         self.httpd.server_close()
 
     # ------------------------------------------------------------------ answers
-    def _send(self, handler: BaseHTTPRequestHandler, mode: str, body: bytes, headers: dict | None = None,
-              status: int = 200) -> None:
+    @staticmethod
+    def _head(handler: BaseHTTPRequestHandler, headers: dict, status: int = 200) -> None:
+        """Status line and headers (None values left out), flushed."""
         handler.send_response(status)
-        for name, value in {"Content-Type": "application/fhir+json", "Content-Length": str(len(body)),
-                            "Connection": "close", **(headers or {})}.items():
+        for name, value in {"Content-Type": "application/fhir+json", **headers}.items():
             if value is not None:
                 handler.send_header(name, value)
         handler.end_headers()
+        handler.wfile.flush()
+
+    def _send(self, handler: BaseHTTPRequestHandler, mode: str, body: bytes, headers: dict | None = None,
+              status: int = 200) -> None:
+        self._head(handler, {"Content-Length": str(len(body)), "Connection": "close", **(headers or {})}, status)
         handler.wfile.write(body)
         self.stats.count("bytes_sent", mode, len(body))
 
@@ -154,21 +159,13 @@ class HostileFhirServer:
         if name == "ok":
             return self._send(handler, name, json.dumps(self._search(rest)).encode())
         if name == "bomb":
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/fhir+json")
-            handler.send_header("Content-Encoding", "gzip")
-            handler.send_header("Content-Length", str(len(self.bomb)))
-            handler.end_headers()
+            self._head(handler, {"Content-Encoding": "gzip", "Content-Length": str(len(self.bomb))})
             return self._stream(handler, name, (self.bomb[i:i + 65536] for i in range(0, len(self.bomb), 65536)))
         if name in ("huge", "huge-length"):
             block = b'{"resource":{"resourceType":"Observation","status":"final"}},' * 1000
             pieces = [b'{"resourceType":"Bundle","entry":[', *(block for _ in range(100_000_000 // len(block))), b'{}]}']
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/fhir+json")
-            if name == "huge-length":
-                handler.send_header("Content-Length", str(sum(len(p) for p in pieces)))
-            handler.send_header("Connection", "close")
-            handler.end_headers()
+            length = str(sum(len(p) for p in pieces)) if name == "huge-length" else None
+            self._head(handler, {"Content-Length": length, "Connection": "close"})
             return self._stream(handler, name, pieces)
         if name == "dense" and "/Condition" in rest:
             count = int(mode.split(":")[1]) if ":" in mode else 2_400_000
@@ -177,11 +174,7 @@ class HostileFhirServer:
         if name == "dense":
             return self._send(handler, name, json.dumps(self._search(rest)).encode())
         if name == "drip":
-            handler.send_response(200)
-            handler.send_header("Content-Type", "application/fhir+json")
-            handler.send_header("Content-Length", "100000")
-            handler.end_headers()
-            handler.wfile.flush()
+            self._head(handler, {"Content-Length": "100000"})
             return self._stream(handler, name, iter(lambda: b" ", None), DRIP_INTERVAL_S)
         if name == "drip-headers":
             head = b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\n" + b"X-Slow: " + b"a" * 100000
