@@ -25,10 +25,13 @@ def _serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
+    from .startup import preflight
 
     settings = Settings.from_env()
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.replace(host=host, port=port)
+    preflight(settings)  # refuse an unsafe start before binding
 
     def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess

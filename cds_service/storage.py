@@ -23,7 +23,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///her2cds.sqlite3"
-OUTCOME_TIMESTAMP_CHARS = 64  # feedback.outcomeTimestamp as sent; longer values are refused at validation
 
 
 class Base(DeclarativeBase):
@@ -42,6 +41,7 @@ class AuditRecord(Base):
     patient_key: Mapped[str] = mapped_column(String(64), index=True)
     knowledge_version: Mapped[str] = mapped_column(String(32))
     cards: Mapped[list] = mapped_column(JSON)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # JWT iss; None: unsigned call
 
 
 class IssuedCard(Base):
@@ -53,6 +53,7 @@ class IssuedCard(Base):
     audit_id: Mapped[int] = mapped_column(Integer, index=True)
     topic: Mapped[str] = mapped_column(String(32))
     warning: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # only this issuer may give feedback
 
 
 class FeedbackRecord(Base):
@@ -63,7 +64,7 @@ class FeedbackRecord(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     accepted_suggestions: Mapped[list] = mapped_column(JSON)
     override_reason: Mapped[dict | None] = mapped_column(JSON, nullable=True)
-    outcome_timestamp: Mapped[str] = mapped_column(String(OUTCOME_TIMESTAMP_CHARS))
+    outcome_timestamp: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -144,17 +145,17 @@ class Store:
             return False
 
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
-                    knowledge_version: str, cards: list[dict]) -> None:
+                    knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
                     "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
         with self.session.begin() as s:
             audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
                                 latency_ms=latency_ms, patient_key=patient_key,
-                                knowledge_version=knowledge_version, cards=summary)
+                                knowledge_version=knowledge_version, cards=summary, issuer=issuer)
             s.add(audit)
             s.flush()
             s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
-                                 warning=c["warning"]) for c in summary)
+                                 warning=c["warning"], issuer=issuer) for c in summary)
 
     def issued(self, card_uuid: str) -> IssuedCard | None:
         with self.session() as s:
