@@ -197,7 +197,7 @@ class HostileFhirServer:
         """The fixture prefetch value for a read or search path (an empty searchset otherwise)."""
         resource_type = urlsplit(rest).path.split("/")[1] if "/" in rest else ""
         key = {"Patient": "patient", "Condition": "conditions", "Observation": "her2Observations",
-               "MedicationRequest": "medicationRequests", "MedicationStatement": "medicationStatements",
-               "Specimen": "specimens"}.get(resource_type)
+               "DiagnosticReport": "her2Reports", "MedicationRequest": "medicationRequests",
+               "MedicationStatement": "medicationStatements", "Specimen": "specimens"}.get(resource_type)
         value = self.prefetch.get(key) if key else None
         return value or {"resourceType": "Bundle", "type": "searchset", "entry": []}

@@ -50,13 +50,15 @@ def _hostile(request: dict, where: str) -> dict:
         request["context"]["draftOrders"]["entry"][0]["resource"]["id"] = long
     elif where == "fhirServer":
         request["fhirServer"] = "https://ehr.example.org/" + long
+    elif where == "hookInstance":
+        request["hookInstance"] = "h" * 200  # 129+ suppressed the audit row on PostgreSQL before #17
     elif where == "extra-fields":
         request["extension"] = {long: long}
         request["context"][long] = [long] * 10
     return request
 
 
-@pytest.mark.parametrize("where", ["userId", "patientId", "draft-order-id", "fhirServer", "extra-fields"])
+@pytest.mark.parametrize("where", ["hookInstance", "userId", "patientId", "draft-order-id", "fhirServer", "extra-fields"])
 def test_every_answered_hook_call_has_its_audit_row(database_url, where):
     app = create_app(Settings.from_env({"DATABASE_URL": database_url, "HER2CDS_PSEUDONYM_KEY": "k"}))
     request = _hostile(load_request("crc-ihc3-positive-cetuximab-sign") if where == "draft-order-id"
@@ -69,7 +71,7 @@ def test_every_answered_hook_call_has_its_audit_row(database_url, where):
         assert sorted(c["uuid"] for c in audit.cards) == sorted(c["uuid"] for c in body["cards"])
 
 
-def test_feedback_values_that_do_not_fit_their_columns_are_400(database_url):
+def test_feedback_values_that_do_not_fit_their_columns_are_refused_or_normalised(database_url):
     app = create_app(Settings.from_env({"DATABASE_URL": database_url, "HER2CDS_PSEUDONYM_KEY": "k"}))
     client = app.test_client()
     request = load_request("gastric-ihc3")
@@ -79,10 +81,10 @@ def test_feedback_values_that_do_not_fit_their_columns_are_400(database_url):
     card = body["cards"][0]["uuid"]
     path = "/cds-services/her2-patient-view/feedback"
     long_time = "2026-11-24T10:00:00." + "0" * 80 + "Z"  # a valid ISO 8601 time, longer than VARCHAR(64)
-    for item in ({"card": card, "outcome": "accepted", "outcomeTimestamp": long_time},
-                 {"card": f"urn:uuid:{card}", "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z"},
-                 {"card": "{" + card + "}", "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z"}):
-        response = client.post(path, json={"feedback": [item]})
-        assert response.status_code == 400, response.get_json()
-    ok = {"card": card, "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z"}
-    assert client.post(path, json={"feedback": [ok]}).status_code == 200
+    response = client.post(path, json={"feedback": [{"card": card, "outcome": "accepted", "outcomeTimestamp": long_time}]})
+    assert response.status_code == 400, response.get_json()
+    for other_form in (f"urn:uuid:{card}", "{" + card + "}", card.replace("-", "").upper()):
+        item = {"card": other_form, "outcome": "accepted", "outcomeTimestamp": "2026-11-24T10:00:00Z"}
+        assert client.post(path, json={"feedback": [item]}).status_code in (200, 400)
+    store: Store = app.extensions["her2cds"]["store"]
+    assert {row.card_uuid for row in store.feedback_for(card)} <= {card}  # stored canonical, never longer
