@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
 
 import pytest
@@ -206,8 +206,12 @@ class _Redirect(BaseHTTPRequestHandler):
         pass
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 64  # all keys connect at once; the default backlog of 5 drops SYNs under load
+
+
 def test_redirect_to_another_host_is_refused(caplog):
-    httpd = HTTPServer(("127.0.0.1", 0), _Redirect)
+    httpd = _Server(("127.0.0.1", 0), _Redirect)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
