@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -37,6 +38,10 @@ def _number(env: Mapping[str, str], name: str, default: float, kind: type = floa
     return value
 
 
+def _optional_int(env: Mapping[str, str], name: str) -> int | None:
+    return int(_number(env, name, 0, int)) if env.get(name) else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service can be configured with. Defaults run locally with no EHR."""
@@ -57,6 +62,11 @@ class Settings:
     jwt_leeway_s: float = 30.0
     trial_overlay_max_age_days: float = 30.0
     db_auto_migrate: bool = True
+    workers: int | None = None  # None: `her2-cds serve` decides (cds_service/server.py)
+    threads: int | None = None
+    timeout_s: int = 30
+    graceful_timeout_s: int = 20
+    read_timeout_s: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,4 +90,13 @@ class Settings:
             jwt_leeway_s=_number(env, "HER2CDS_JWT_LEEWAY_S", 30.0),
             trial_overlay_max_age_days=_number(env, "HER2CDS_TRIAL_OVERLAY_MAX_AGE_DAYS", 30.0),
             db_auto_migrate=_bool(env, "HER2CDS_DB_AUTO_MIGRATE", True),
+            workers=_optional_int(env, "HER2CDS_WORKERS") or _optional_int(env, "WEB_CONCURRENCY"),
+            threads=_optional_int(env, "HER2CDS_THREADS"),
+            timeout_s=int(_number(env, "HER2CDS_TIMEOUT_S", 30, int)),
+            graceful_timeout_s=int(_number(env, "HER2CDS_GRACEFUL_TIMEOUT_S", 20, int)),
+            read_timeout_s=int(_number(env, "HER2CDS_READ_TIMEOUT_S", 10, int)),
         )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (by field name)."""
+        return replace(self, **changes)
