@@ -2,11 +2,14 @@
 all workers, and slow clients (loopback, bounded) that neither stall normal calls nor stay open."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -144,3 +147,64 @@ def test_slow_clients_do_not_stall_normal_calls_and_are_closed(tmp_path, mode):
     assert figures["closed_by_server"] == SLOW_CONNECTIONS, figures  # all trickling connections were closed ...
     assert figures["closed_after_s_min"] >= READ_TIMEOUT_S * 0.9, figures  # ... by the read deadline, not before
     assert figures["closed_after_s_max"] <= READ_TIMEOUT_S * 3, figures
+
+
+class _HeldFhir(BaseHTTPRequestHandler):
+    """A FHIR server that answers only when the test releases it (an empty searchset)."""
+
+    release = threading.Event()
+    waiting = 0
+    lock = threading.Lock()
+
+    def do_GET(self):  # noqa: N802
+        with _HeldFhir.lock:
+            _HeldFhir.waiting += 1
+        _HeldFhir.release.wait(timeout=60)
+        body = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/fhir+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.slow
+def test_calls_waiting_on_a_fhir_server_do_not_hold_the_workers(tmp_path):
+    """More fallback calls than workers wait on a FHIR server; prefetch calls are still answered."""
+    fhir = ThreadingHTTPServer(("127.0.0.1", 0), _HeldFhir)
+    threading.Thread(target=fhir.serve_forever, daemon=True).start()
+    port = free_port()
+    proc = _serve({"PORT": str(port), "HER2CDS_ALLOW_HTTP_FHIR": "1", "HER2CDS_FHIR_BUDGET_S": "60",
+                   "HER2CDS_PSEUDONYM_KEY": "test"}, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    waiting_calls = 4  # the default has 2 workers
+    slow_request = load_request("gastric-ihc3")
+    del slow_request["prefetch"]["her2Observations"]
+    slow_request["fhirServer"] = f"http://127.0.0.1:{fhir.server_address[1]}/fhir"
+    statuses: list[int] = []
+    try:
+        _wait_ready(base, proc)
+        callers = [threading.Thread(target=lambda: statuses.append(requests.post(
+            f"{base}/cds-services/her2-patient-view", json=slow_request, timeout=90).status_code)) for _ in range(waiting_calls)]
+        for caller in callers:
+            caller.start()
+        deadline = time.monotonic() + 60
+        while _HeldFhir.waiting < waiting_calls:
+            assert time.monotonic() < deadline, "the fallback calls did not reach the FHIR server"
+            time.sleep(0.1)
+        for _ in range(4):  # answered while every fallback call is still held
+            response = requests.post(f"{base}/cds-services/her2-patient-view", json=load_request("gastric-ihc3"), timeout=30)
+            assert response.status_code == 200 and response.json()["cards"]
+        assert statuses == [] and not _HeldFhir.release.is_set()
+        _HeldFhir.release.set()
+        for caller in callers:
+            caller.join(timeout=90)
+        assert statuses == [200] * waiting_calls
+    finally:
+        _HeldFhir.release.set()
+        fhir.shutdown()
+        proc.terminate()
+        proc.wait(timeout=60)
