@@ -38,10 +38,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _start_checks(settings: Settings) -> None:
-    """What must hold before the server listens: the knowledge files load and validate.
-    (The web layer's `preflight(settings)` joins here when it lands.)"""
+    """What must hold before the server listens: a safe configuration (`startup.preflight`) and
+    knowledge files that load and validate."""
     from .knowledge import load_knowledge
+    from .startup import preflight
 
+    preflight(settings)
     load_knowledge(settings.knowledge_dir)
 
 

@@ -41,6 +41,7 @@ class AuditRecord(Base):
     patient_key: Mapped[str] = mapped_column(String(64), index=True)
     knowledge_version: Mapped[str] = mapped_column(String(32))
     cards: Mapped[list] = mapped_column(JSON)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # JWT iss; None: unsigned call
 
 
 class IssuedCard(Base):
@@ -52,6 +53,7 @@ class IssuedCard(Base):
     audit_id: Mapped[int] = mapped_column(Integer, index=True)
     topic: Mapped[str] = mapped_column(String(32))
     warning: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # only this issuer may give feedback
 
 
 class FeedbackRecord(Base):
@@ -143,17 +145,17 @@ class Store:
             return False
 
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
-                    knowledge_version: str, cards: list[dict]) -> None:
+                    knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
                     "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
         with self.session.begin() as s:
             audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
                                 latency_ms=latency_ms, patient_key=patient_key,
-                                knowledge_version=knowledge_version, cards=summary)
+                                knowledge_version=knowledge_version, cards=summary, issuer=issuer)
             s.add(audit)
             s.flush()
             s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
-                                 warning=c["warning"]) for c in summary)
+                                 warning=c["warning"], issuer=issuer) for c in summary)
 
     def issued(self, card_uuid: str) -> IssuedCard | None:
         with self.session() as s:

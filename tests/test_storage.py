@@ -5,9 +5,12 @@ import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
+from cds_service import storage
 from cds_service.app import create_app
 from cds_service.logging_setup import JsonFormatter
 from cds_service.settings import Settings
@@ -18,6 +21,7 @@ from tests.conftest import call
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
 PATIENT_ID = "pat-secret-4711"
+INSTANCE = "6f1c2b8e-3d4a-4b5c-8e9f-0a1b2c3d4e5f"
 NAME = "Zyxwvutsrq"
 
 
@@ -33,7 +37,7 @@ def _request():
     resources = [b.patient(PATIENT_ID, family=NAME, given="Qwerty"), b.crc(PATIENT_ID), b.liver_mets(PATIENT_ID),
                  b.ihc(PATIENT_ID, "3+", 87.25), b.ish(PATIENT_ID, 7.31), b.medication(PATIENT_ID, "FOLFOX")]
     orders = [b.draft_order(PATIENT_ID, "cetuximab", "318341", mid="draft-cx")]
-    return b.hook_request("order-sign", PATIENT_ID, resources, orders, instance="hook-instance-1")
+    return b.hook_request("order-sign", PATIENT_ID, resources, orders, instance=INSTANCE)
 
 
 def test_audit_and_feedback_round_trip(database_url):
@@ -42,7 +46,7 @@ def test_audit_and_feedback_round_trip(database_url):
     code, body = call(client, _request())
     assert code == 200
     store: Store = app.extensions["her2cds"]["store"]
-    [audit] = [a for a in store.audits("hook-instance-1") if a.cards and any(c["uuid"] == body["cards"][0]["uuid"] for c in a.cards)]
+    [audit] = [a for a in store.audits(INSTANCE) if a.cards and any(c["uuid"] == body["cards"][0]["uuid"] for c in a.cards)]
     assert audit.service == "her2-order-sign" and audit.latency_ms > 0
     assert audit.patient_key == pseudonym(b"audit-key", PATIENT_ID) != PATIENT_ID
     assert audit.knowledge_version == app.extensions["her2cds"]["engine"].knowledge.version
@@ -73,7 +77,8 @@ def test_replay_store(database_url):
 def test_migrations_are_applied(database_url):
     store = Store(database_url)
     with store.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        head = ScriptDirectory(str(Path(storage.__file__).parent / "migrations")).get_current_head()
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
     assert store.ready()
 
 
