@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 import requests
 
 from bench import workload
+from bench.run_bench import wait_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PATH = "/cds-services/her2-order-sign"
@@ -159,17 +160,12 @@ def start_serve(env: dict | None = None) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1"], cwd=ROOT,
                             env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read())
-        try:
-            if requests.get(f"{base}/healthz/ready", timeout=1).status_code == 200:
-                return proc, base
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("her2-cds serve did not come up")
+    try:
+        wait_up(base, proc)
+    except RuntimeError:
+        proc.kill()
+        raise
+    return proc, base
 
 
 def main() -> int:

@@ -2,7 +2,6 @@
 all workers, and slow clients (loopback, bounded) that neither stall normal calls nor stay open."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,7 +17,7 @@ import requests
 from bench.slow_clients import attack
 from cds_service.server import check_in_child, gunicorn_options, with_shared_pseudonym_key
 from cds_service.settings import Settings
-from tests.conftest import ROOT, free_port, load_request
+from tests.conftest import ROOT, answer_json, free_port, load_request
 
 
 def test_default_is_gevent_workers_one_request_per_connection_with_read_deadline():
@@ -160,12 +159,7 @@ class _HeldFhir(BaseHTTPRequestHandler):
         with _HeldFhir.lock:
             _HeldFhir.waiting += 1
         _HeldFhir.release.wait(timeout=60)
-        body = json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": []}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/fhir+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        answer_json(self, {"resourceType": "Bundle", "type": "searchset", "entry": []})
 
     def log_message(self, *args):
         pass
