@@ -48,7 +48,7 @@ def test_serve_under_gunicorn_and_call_over_http(capsys):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker has accepted yet
                 time.sleep(0.2)
         else:
             raise AssertionError("server did not start")
