@@ -10,7 +10,9 @@
   holds more than the cap in FHIR JSON. No body is held whole before it has been counted.
   Parsing is bounded too: a call's bodies may hold at most `MAX_JSON_TOKENS` JSON tokens
   (counted as `{ [ , :` before parsing), so the parsed objects stay within about 64 bytes a token
-  (~64 MB) even for the densest valid JSON; FHIR data runs at about 10 bytes a token.
+  (~64 MB) even for the densest valid JSON; FHIR data runs at about 10 bytes a token. Calls wait
+  on FHIR servers side by side (gevent workers), so what they hold together is bounded as well:
+  one FHIR server's calls at most one call's worth, the process `PROCESS_SHARES` calls' worth.
 - **Bulkhead.** At most `MAX_CONNECTIONS_PER_SERVER` of the process's `MAX_CONNECTIONS`
   connections go to one FHIR server (scheme, host, port): a slow server holds only its share.
 - Pooled keep-alive connections, retries on connection errors and 5xx, keys in parallel,
@@ -58,6 +60,7 @@ CONNECT_TIMEOUT_S = 1.0  # one connection attempt, so that a retry still fits in
 MAX_CONNECTIONS = 64  # per process
 MAX_CONNECTIONS_PER_SERVER = 8  # per (scheme, host, port): the bulkhead
 MAX_JSON_TOKENS = 1_000_000  # per hook call; ~10 MB of typical FHIR JSON
+PROCESS_SHARES = 4  # the process holds at most 4 calls' worth of bytes and tokens; one FHIR server, 1
 GRACE_S = 1.0  # the loop ends each query at the deadline; this only covers a loop that is stalled
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -108,8 +111,8 @@ class _Inflater:
         self.wbits = wbits[encoding]
         self._d = zlib.decompressobj(self.wbits) if self.wbits is not None else None
 
-    def feed(self, data: bytes, out: bytearray, limit: int) -> bool:
-        """Append the decoded bytes of `data` to `out`; False as soon as `out` passes `limit`."""
+    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
+        """Append the decoded bytes of `data` to `out`, decompressing no further than `limit` + 1."""
         if self._d is None:
             out += data
         while self._d is not None and data:
@@ -124,25 +127,73 @@ class _Inflater:
                 self._d = zlib.decompressobj(self.wbits)
             else:
                 data = self._d.unconsumed_tail
-        return len(out) <= limit
 
     def finish(self) -> None:
         if self._d is not None and not self._d.eof:
             raise FetchFailed("truncated compressed body")
 
 
-class _Allowance:
-    """Bytes (after decompression) and JSON tokens one hook call may still read; keys and pages share it."""
+class _Pool:
+    """Bytes and JSON tokens the fallback may hold at once: for one FHIR server, or for the process.
 
-    def __init__(self, total: int) -> None:
+    Under gevent workers many calls wait on FHIR servers at once; these pools bound what they hold
+    together, and a server's own pool keeps one hostile server from taking the process's share.
+    """
+
+    def __init__(self, name: str, max_bytes: int, tokens: int) -> None:
+        self.name, self.bytes, self.tokens = name, max_bytes, tokens
+
+
+class _Allowance:
+    """What one hook call may still read (bytes after decompression) and parse (JSON tokens).
+
+    Its keys and pages share it, and every byte and token also counts against the pools of its
+    FHIR server and of the process: bytes until the body is parsed, tokens until the call's
+    fallback is over. All of it runs on the event loop's thread, so no locks.
+    """
+
+    def __init__(self, total: int, pools: tuple[_Pool, ...]) -> None:
         self.total = self.left = total
         self.tokens_left = MAX_JSON_TOKENS
+        self.pools = pools
+        self.held_tokens = 0
+
+    def room(self) -> int:
+        return max(0, min(self.left, *(pool.bytes for pool in self.pools)))
+
+    def take_bytes(self, n: int) -> None:
+        """Count `n` more bytes; FetchFailed when the call's cap or a pool is exceeded."""
+        self.left -= n
+        for pool in self.pools:
+            pool.bytes -= n
+        if self.left < 0:
+            raise FetchFailed(f"responses exceed the {self.total}-byte cap after decompression")
+        for pool in self.pools:
+            if pool.bytes < 0:
+                raise FetchFailed(f"the {pool.name}'s share of fallback memory is in use")
+
+    def give_back_bytes(self, n: int) -> None:
+        """A body was parsed or dropped: its bytes no longer count against the pools."""
+        for pool in self.pools:
+            pool.bytes += n
 
     def spend_tokens(self, body: bytes) -> None:
         """Count the body's JSON tokens (an upper bound, at C speed) before it is parsed."""
-        self.tokens_left -= sum(body.count(c) for c in (b"{", b"[", b",", b":"))
+        tokens = sum(body.count(c) for c in (b"{", b"[", b",", b":"))
+        self.tokens_left -= tokens
         if self.tokens_left < 0:
             raise FetchFailed(f"responses hold more than {MAX_JSON_TOKENS} JSON tokens")
+        if any(pool.tokens < tokens for pool in self.pools):
+            raise FetchFailed("the fallback's share of parsed data is in use")
+        self.held_tokens += tokens
+        for pool in self.pools:
+            pool.tokens -= tokens
+
+    def release(self) -> None:
+        """The call's fallback is over: its parsed data no longer counts against the pools."""
+        for pool in self.pools:
+            pool.tokens += self.held_tokens
+        self.held_tokens = 0
 
 
 def _fhir_json(body: bytes) -> dict:
@@ -170,6 +221,7 @@ class _Network:
         self._pid: int | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._sessions: dict[bool, aiohttp.ClientSession] = {}
+        self._pools: dict[Any, _Pool] = {}  # per origin, and "process"
 
     def get_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -179,8 +231,21 @@ class _Network:
                 threading.Thread(target=loop.run_forever, name="fhir-fallback", daemon=True).start()
                 if self.loop is None:
                     atexit.register(self.close)
-                self.loop, self._pid, self._sessions = loop, os.getpid(), {}
+                self.loop, self._pid, self._sessions, self._pools = loop, os.getpid(), {}, {}
             return self.loop
+
+    def pools(self, origin: tuple, max_bytes: int) -> tuple[_Pool, _Pool]:
+        """The pools of this FHIR server and of the process (call on the loop)."""
+        if "process" not in self._pools:
+            self._pools["process"] = _Pool("process", PROCESS_SHARES * max_bytes, PROCESS_SHARES * MAX_JSON_TOKENS)
+        if origin not in self._pools:
+            if len(self._pools) > 1024:  # forget idle servers' pools (all their bytes and tokens are back)
+                idle = [k for k, p in self._pools.items() if k != "process" and p.tokens == MAX_JSON_TOKENS
+                        and p.bytes == max_bytes]
+                for key in idle:
+                    del self._pools[key]
+            self._pools[origin] = _Pool("FHIR server", max_bytes, MAX_JSON_TOKENS)
+        return self._pools[origin], self._pools["process"]
 
     def close(self) -> None:
         """Close this process's sessions (at exit), so no connection is left half-open."""
@@ -279,7 +344,7 @@ class FhirFetcher:
                          remaining: float) -> dict[str, tuple[Any, str | None]]:
         when = asyncio.get_running_loop().time() + remaining
         session = NETWORK.session(trusted)
-        allowance = _Allowance(self.max_bytes)
+        allowance = _Allowance(self.max_bytes, NETWORK.pools(_origin(base), self.max_bytes))
         headers = {"Accept": "application/fhir+json, application/json", "Accept-Encoding": "gzip, deflate"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -298,7 +363,10 @@ class FhirFetcher:
                 log.exception("FHIR fallback: unexpected error", extra={"host": base.host})
                 return None, f"unexpected error ({type(exc).__name__})"
 
-        results = await asyncio.gather(*(one(q) for q in queries.values()))
+        try:
+            results = await asyncio.gather(*(one(q) for q in queries.values()))
+        finally:
+            allowance.release()
         return dict(zip(queries, results, strict=True))
 
     async def _fetch(self, session: aiohttp.ClientSession, base: URL, query: str, headers: dict,
@@ -344,8 +412,11 @@ class FhirFetcher:
                 if response.status != 200:
                     raise FetchFailed(f"HTTP {response.status}")
                 body = await self._read(response, allowance)
-            allowance.spend_tokens(body)
-            return await asyncio.to_thread(_fhir_json, body), url
+            try:
+                allowance.spend_tokens(body)
+                return await asyncio.to_thread(_fhir_json, body), url
+            finally:
+                allowance.give_back_bytes(len(body))
         raise FetchFailed("too many redirects")
 
     async def _send(self, session: aiohttp.ClientSession, url: URL, headers: dict) -> aiohttp.ClientResponse:
@@ -380,11 +451,13 @@ class FhirFetcher:
         if inflater.wbits is None and (response.content_length or 0) > allowance.left:
             raise FetchFailed(f"responses exceed the {allowance.total}-byte cap (Content-Length)")
         out = bytearray()
-        async for chunk in response.content.iter_any():
-            before = len(out)
-            within = inflater.feed(chunk, out, before + max(allowance.left, 0))
-            allowance.left -= len(out) - before
-            if not within:
-                raise FetchFailed(f"responses exceed the {allowance.total}-byte cap after decompression")
-        inflater.finish()
+        try:
+            async for chunk in response.content.iter_any():
+                before = len(out)
+                inflater.feed(chunk, out, before + allowance.room())
+                allowance.take_bytes(len(out) - before)
+            inflater.finish()
+        except BaseException:
+            allowance.give_back_bytes(len(out))
+            raise
         return bytes(out)

@@ -7,8 +7,8 @@ malicious FHIR server of the attack tests (`tests/hostile_fhir.py`) plus a well-
 another port (the "healthy EHR"). Measured:
 
 1. memory: peak RSS growth of the service's process tree per scenario (a fresh service each,
-   1 worker x 4 threads, warmed up first): a healthy fallback call, gzip bomb, 100 MB plain body
-   (one call and four concurrent calls), and the JSON that costs most to parse, over and just
+   one gevent worker, warmed up first): a healthy fallback call, gzip bomb, 100 MB plain body
+   (one call and sixteen concurrent calls), and the JSON that costs most to parse, over and just
    under the token allowance;
 2. starvation: healthy-EHR calls/s and latency (closed loop, 4 clients) with no attack, then
    while 8 clients keep calling with a fhirServer that drips one byte every 0.5 s;
@@ -53,12 +53,12 @@ def post(service: ServiceProcess, base: str, timeout: float = 120) -> tuple[int,
 def memory(hostile: HostileFhirServer, healthy: HostileFhirServer) -> list[str]:
     rows = ["| scenario | calls | answers | peak RSS growth of the service | seconds |", "|---|---|---|---|---|"]
     scenarios = [(f"healthy fallback ({len(PREFETCH)} queries)", "ok", 1, healthy), ("gzip bomb, 1 GiB expanded", "bomb", 1, hostile),
-                 ("gzip bomb, 1 GiB expanded", "bomb", 4, hostile), ("plain body, 100 MB, no length", "huge", 1, hostile),
-                 ("plain body, 100 MB, no length", "huge", 4, hostile),
+                 ("gzip bomb, 1 GiB expanded", "bomb", 16, hostile), ("plain body, 100 MB, no length", "huge", 1, hostile),
+                 ("plain body, 100 MB, no length", "huge", 16, hostile),
                  ("19.2 MB of `{\"a\":1}` entries (costliest JSON to parse, 7.2 M tokens)", "dense", 1, hostile),
                  ("330,000 such entries (0.99 M tokens, just inside the token allowance)", "dense:330000", 1, hostile)]
     for label, mode, calls, server in scenarios:
-        with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=1, threads=4) as service:
+        with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=1) as service:
             for _ in range(3):
                 post(service, healthy.base("ok"))
             service.mark()
@@ -107,7 +107,7 @@ def closed_loop(service: ServiceProcess, base: str, clients: int, seconds: float
 def starvation(hostile: HostileFhirServer, healthy: HostileFhirServer, seconds: float) -> list[str]:
     rows = ["| healthy EHR load (4 clients, fallback for every key) | calls/s | p50 ms | p95 ms | failed calls |",
             "|---|---|---|---|---|"]
-    with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=2, threads=8) as service:
+    with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}) as service:
         for _ in range(5):
             post(service, healthy.base("ok"))
         quiet = closed_loop(service, healthy.base("ok"), 4, seconds)
@@ -136,12 +136,12 @@ def starvation(hostile: HostileFhirServer, healthy: HostileFhirServer, seconds: 
         print(rows[-1], flush=True)
         rows.append(f"\nThe 8 attacking clients got {len(attack_answers)} answers, "
                     f"{attack_answers.count(412)} of them 412 (uniform reason) after the 3 s budget; "
-                    f"service: 2 workers x 8 threads.")
+                    f"service: `her2-cds serve` defaults (gevent workers).")
     return rows
 
 
 def reading_after_answer(hostile: HostileFhirServer) -> list[str]:
-    with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=1, threads=4) as service:
+    with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=1) as service:
         before_closed = len(hostile.stats.closed_at)
         before_requests = hostile.stats.requests.get("drip", 0)
         started = time.monotonic()

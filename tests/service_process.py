@@ -54,13 +54,16 @@ def _tree(pid: int) -> list[int]:
 class ServiceProcess:
     """`with ServiceProcess(env) as service:` -> service.url; stopped and reaped on exit."""
 
-    def __init__(self, env: dict[str, str] | None = None, workers: int = 1, threads: int = 4) -> None:
+    def __init__(self, env: dict[str, str] | None = None, workers: int | None = None, threads: int | None = None) -> None:
+        """`workers`/`threads` None: `her2-cds serve`'s own choice (gevent workers when threads is unset)."""
         self.port = _free_port()
-        self.workers, self.threads = workers, threads
         self.tmp = tempfile.TemporaryDirectory(prefix="her2cds-svc-")
-        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "HER2CDS_WORKERS": str(workers),
-                    "HER2CDS_THREADS": str(threads), "HER2CDS_PSEUDONYM_KEY": "attack-test",
-                    "DATABASE_URL": f"sqlite:///{self.tmp.name}/db.sqlite3", "HER2CDS_LOG_LEVEL": "ERROR", **(env or {})}
+        full_env = {key: value for key, value in os.environ.items()
+                    if key not in ("HER2CDS_WORKERS", "HER2CDS_THREADS", "WEB_CONCURRENCY")}
+        full_env |= {"HOST": "127.0.0.1", "PORT": str(self.port), "HER2CDS_PSEUDONYM_KEY": "attack-test",
+                     "DATABASE_URL": f"sqlite:///{self.tmp.name}/db.sqlite3", "HER2CDS_LOG_LEVEL": "ERROR",
+                     **({"HER2CDS_WORKERS": str(workers)} if workers else {}),
+                     **({"HER2CDS_THREADS": str(threads)} if threads else {}), **(env or {})}
         self.log = open(Path(self.tmp.name) / "service.log", "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1"],
                                      cwd=self.tmp.name, env=full_env, stdout=self.log, stderr=subprocess.STDOUT)

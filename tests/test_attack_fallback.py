@@ -180,21 +180,26 @@ def test_one_dripping_ehr_does_not_starve_another(tmp_path, hostile, healthy):
 
 
 def test_service_process_memory_under_bomb_and_huge_answers(hostile, healthy):
-    """The real service (gunicorn, 1 worker x 4 threads): 8 concurrent hostile calls, RSS growth bounded.
+    """The real service (`her2-cds serve`, its gevent worker, 1 worker): 16 concurrent hostile calls
+    against two hostile FHIR servers, RSS growth bounded; a healthy call still answered afterwards.
 
-    Bound: 4 threads x the cap for the bodies, x2 for buffer growth and the parser, + 64 MB for
-    everything else. Before #17 one such call grew a worker by 6.9 GB.
+    With gevent many calls wait on FHIR servers at once; each server's calls hold at most one
+    call's worth of bytes (the cap), so the bound is 2 servers x the cap, x2 for buffer growth and
+    the parser, + 64 MB for everything else. Before #17 one such call grew a worker by 6.9 GB.
     """
-    with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}) as service:
-        url = f"{service.url}/cds-services/her2-patient-view"
-        for _ in range(3):
+    second = HostileFhirServer()
+    try:
+        with ServiceProcess({"HER2CDS_ALLOW_HTTP_FHIR": "1"}, workers=1) as service:
+            url = f"{service.url}/cds-services/her2-patient-view"
+            for _ in range(3):
+                assert requests.post(url, json=request_via(healthy.base("ok")), timeout=30).status_code == 200
+            service.mark()
+            bases = [server.base(mode) for server in (hostile, second) for mode in ("bomb", "huge")] * 4
+            with ThreadPoolExecutor(max_workers=len(bases)) as pool:
+                answers = list(pool.map(lambda base: requests.post(url, json=request_via(base), timeout=60), bases))
+            growth = service.peak_growth()
             assert requests.post(url, json=request_via(healthy.base("ok")), timeout=30).status_code == 200
-        service.mark()
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda mode: requests.post(url, json=request_via(hostile.base(mode)), timeout=60),
-                                    ["bomb", "huge"] * 4))
-        growth = service.peak_growth()
-        assert requests.post(url, json=request_via(healthy.base("ok")), timeout=30).status_code == 200
-    assert [a.status_code for a in answers] == [412] * 8
-    assert growth < 4 * CAP * 2 + 64 * MB, growth
-
+    finally:
+        second.close()
+    assert [a.status_code for a in answers] == [412] * len(bases)
+    assert growth < 2 * CAP * 2 + 64 * MB, growth
