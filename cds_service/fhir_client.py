@@ -36,6 +36,7 @@ import re
 import threading
 import time
 import zlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -63,6 +64,7 @@ MAX_JSON_TOKENS = 1_000_000  # per hook call; ~10 MB of typical FHIR JSON
 PROCESS_SHARES = 4  # the process holds at most 4 calls' worth of bytes and tokens; one FHIR server, 1
 GRACE_S = 1.0  # the loop ends each query at the deadline; this only covers a loop that is stalled
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+INFLATE_STEP = 256 * 1024  # zlib builds each output in blocks and copies them once: keep each small
 
 
 class FallbackRefused(Exception):
@@ -111,17 +113,19 @@ class _Inflater:
         self.wbits = wbits[encoding]
         self._d = zlib.decompressobj(self.wbits) if self.wbits is not None else None
 
-    def feed(self, data: bytes, out: bytearray, limit: int) -> None:
-        """Append the decoded bytes of `data` to `out`, decompressing no further than `limit` + 1."""
+    def feed(self, data: bytes, limit: int) -> Iterator[bytes]:
+        """The decoded bytes of `data` in pieces, decompressing no further than `limit` + 1 bytes."""
         if self._d is None:
-            out += data
-        while self._d is not None and data:
+            yield data
+            return
+        produced = 0
+        while data and produced <= limit:
             try:
-                out += self._d.decompress(data, limit - len(out) + 1)
+                piece = self._d.decompress(data, min(limit - produced + 1, INFLATE_STEP))
             except zlib.error:
                 raise FetchFailed("corrupt compressed body") from None
-            if len(out) > limit:
-                break
+            produced += len(piece)
+            yield piece
             if self._d.eof and self._d.unused_data:  # a further gzip member
                 data = self._d.unused_data
                 self._d = zlib.decompressobj(self.wbits)
@@ -177,9 +181,9 @@ class _Allowance:
         for pool in self.pools:
             pool.bytes += n
 
-    def spend_tokens(self, body: bytes) -> None:
-        """Count the body's JSON tokens (an upper bound, at C speed) before it is parsed."""
-        tokens = sum(body.count(c) for c in (b"{", b"[", b",", b":"))
+    def spend_tokens(self, pieces: list[bytes]) -> None:
+        """Count a body's JSON tokens (an upper bound, at C speed) before it is joined and parsed."""
+        tokens = sum(piece.count(c) for piece in pieces for c in (b"{", b"[", b",", b":"))
         self.tokens_left -= tokens
         if self.tokens_left < 0:
             raise FetchFailed(f"responses hold more than {MAX_JSON_TOKENS} JSON tokens")
@@ -411,12 +415,15 @@ class FhirFetcher:
                     continue
                 if response.status != 200:
                     raise FetchFailed(f"HTTP {response.status}")
-                body = await self._read(response, allowance)
+                pieces = await self._read(response, allowance)
+            size = sum(len(piece) for piece in pieces)
             try:
-                allowance.spend_tokens(body)
+                allowance.spend_tokens(pieces)
+                body = b"".join(pieces)
+                del pieces[:]
                 return await asyncio.to_thread(_fhir_json, body), url
             finally:
-                allowance.give_back_bytes(len(body))
+                allowance.give_back_bytes(size)
         raise FetchFailed("too many redirects")
 
     async def _send(self, session: aiohttp.ClientSession, url: URL, headers: dict) -> aiohttp.ClientResponse:
@@ -445,19 +452,21 @@ class FhirFetcher:
         raise FetchFailed(why)
 
     @staticmethod
-    async def _read(response: aiohttp.ClientResponse, allowance: _Allowance) -> bytes:
-        """The body, decompressed and counted as it streams in; FetchFailed past the allowance."""
+    async def _read(response: aiohttp.ClientResponse, allowance: _Allowance) -> list[bytes]:
+        """The body in pieces, decompressed and counted as it streams in; FetchFailed past the allowance."""
         inflater = _Inflater(response.headers.get("Content-Encoding", ""))
         if inflater.wbits is None and (response.content_length or 0) > allowance.left:
             raise FetchFailed(f"responses exceed the {allowance.total}-byte cap (Content-Length)")
-        out = bytearray()
+        pieces: list[bytes] = []  # kept apart: a growing buffer would be copied as it grows
+        size = 0
         try:
             async for chunk in response.content.iter_any():
-                before = len(out)
-                inflater.feed(chunk, out, before + allowance.room())
-                allowance.take_bytes(len(out) - before)
+                for piece in inflater.feed(chunk, allowance.room()):
+                    pieces.append(piece)
+                    size += len(piece)
+                    allowance.take_bytes(len(piece))
             inflater.finish()
         except BaseException:
-            allowance.give_back_bytes(len(out))
+            allowance.give_back_bytes(size)
             raise
-        return bytes(out)
+        return pieces

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 GIB = 1 << 30
 DRIP_INTERVAL_S = 0.5
+DENSE_ENTRIES = 2_400_000  # 19.2 MB: just under the default cap
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "requests" / "gastric-ihc3.json"
 
 
@@ -82,6 +83,8 @@ class HostileFhirServer:
     def __init__(self) -> None:
         self.stats = Stats()
         self.bomb = gzip_bomb()
+        self.dense: dict[int, bytes] = {}
+        self._dense(DENSE_ENTRIES)
         self.prefetch = fixture_request()["prefetch"]
         server = self
 
@@ -168,9 +171,7 @@ class HostileFhirServer:
             self._head(handler, {"Content-Length": length, "Connection": "close"})
             return self._stream(handler, name, pieces)
         if name == "dense" and "/Condition" in rest:
-            count = int(mode.split(":")[1]) if ":" in mode else 2_400_000
-            return self._send(handler, name, b'{"resourceType":"Bundle","type":"searchset","entry":['
-                              + b'{"a":1},' * count + b"{}]}")
+            return self._send(handler, name, self._dense(int(mode.split(":")[1]) if ":" in mode else DENSE_ENTRIES))
         if name == "dense":
             return self._send(handler, name, json.dumps(self._search(rest)).encode())
         if name == "drip":
@@ -192,6 +193,12 @@ class HostileFhirServer:
                 target = f"http://127.0.0.1:{mode.split(':')[1]}/ok/fhir/{rest}"
             return self._send(handler, name, b"", {"Location": target}, status=302)
         return self._send(handler, name, b"not found", {"Content-Type": "text/plain"}, status=404)
+
+    def _dense(self, count: int) -> bytes:
+        """Built once per size, so a test measuring memory does not count the server's own copy."""
+        if count not in self.dense:
+            self.dense[count] = b'{"resourceType":"Bundle","type":"searchset","entry":[' + b'{"a":1},' * count + b"{}]}"
+        return self.dense[count]
 
     def _search(self, rest: str) -> dict:
         """The fixture prefetch value for a read or search path (an empty searchset otherwise)."""
