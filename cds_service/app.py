@@ -27,7 +27,7 @@ from .security import AuthError, Verifier, load_issuers
 from .services import order_select, order_sign, patient_view
 from .settings import Settings
 from .storage import Store, pseudonym
-from .trial_registry import OverlayReader, overlay_path
+from .trial_registry import OverlayReader
 from .validation import HookRequest, parse_json_body, validate_hook_request
 
 log = logging.getLogger("her2cds")
@@ -48,14 +48,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     knowledge = load_knowledge(settings.knowledge_dir)
-    overlay = OverlayReader(overlay_path(settings, knowledge), settings.trial_overlay_max_age_days)
+    store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
+    overlay = OverlayReader(store, settings.trial_overlay_max_age_days)
     engine = Engine(knowledge, overlay)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["her2cds"] = {"settings": settings, "engine": engine}
     CORS(app, resources={r"/cds-services*": {"origins": "*"}, r"/healthz": {"origins": "*"}},
          allow_headers=["Authorization", "Content-Type"], methods=["GET", "POST", "OPTIONS"], max_age=600)
-    store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
     app.extensions["her2cds"]["store"] = store
     unsigned = settings.trusted_issuers_file is None
     verifier = None
@@ -142,19 +142,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/healthz/ready")
     def ready() -> Response:
-        """Readiness: knowledge loaded and validated (at start-up) and the database answers."""
-        database = store.ready()
-        body = {"status": "ready" if database else "not-ready", "knowledgeVersion": engine.knowledge.version_label,
-                "database": "ok" if database else "unavailable"}
-        return _json(body, 200 if database else 503)
+        """Readiness: knowledge loaded and validated (at start-up), the database answers and its schema
+        is at this release's newest migration (pods wait for the migration job)."""
+        database = store.check()
+        body = {"status": "ready" if database == "ok" else "not-ready", "knowledgeVersion": engine.knowledge.version_label,
+                "database": database}
+        return _json(body, 200 if database == "ok" else 503)
 
     @app.get("/healthz")
     def healthz() -> Response:
-        database = store.ready()
-        body = {"status": "ok" if database else "degraded", "knowledgeVersion": engine.knowledge.version_label,
-                "database": "ok" if database else "unavailable", "trialOverlay": overlay.health(),
+        database = store.check()
+        body = {"status": "ok" if database == "ok" else "degraded", "knowledgeVersion": engine.knowledge.version_label,
+                "database": database, "trialOverlay": overlay.health(),
                 "authentication": "DISABLED: unsigned calls accepted (local use only)" if unsigned else "jwt"}
-        return _json(body, 200 if database else 503)
+        return _json(body, 200 if database == "ok" else 503)
 
     @app.post("/cds-services/<service_id>")
     def call_service(service_id: str) -> Response:

@@ -57,6 +57,7 @@ class Settings:
     jwt_leeway_s: float = 30.0
     trial_overlay_max_age_days: float = 30.0
     db_auto_migrate: bool = True
+    sources_dir: Path | None = None  # the source review texts, for the verbatim-quote check
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,4 +81,5 @@ class Settings:
             jwt_leeway_s=_number(env, "HER2CDS_JWT_LEEWAY_S", 30.0),
             trial_overlay_max_age_days=_number(env, "HER2CDS_TRIAL_OVERLAY_MAX_AGE_DAYS", 30.0),
             db_auto_migrate=_bool(env, "HER2CDS_DB_AUTO_MIGRATE", True),
+            sources_dir=Path(env["HER2CDS_SOURCES_DIR"]) if env.get("HER2CDS_SOURCES_DIR") else None,
         )
