@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
+# Runtime dependencies exactly as the image gets them (hash-checked lock), then the package and test tools.
+.venv/bin/python -m pip install -q -r requirements.lock
 .venv/bin/python -m pip install -q -e ".[test]"
 # The real FHIR search engine the fallback tests run against (Medplum, pinned in package-lock.json).
 npm ci --prefix tests/fhir_server --no-audit --no-fund --loglevel=error
