@@ -63,6 +63,8 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("timeout", int(os.environ.get("HER2CDS_TIMEOUT_S", "30")))
             self.cfg.set("graceful_timeout", int(os.environ.get("HER2CDS_GRACEFUL_TIMEOUT_S", "20")))
             self.cfg.set("accesslog", None)
+            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: no control socket in $HOME
+                self.cfg.set("control_socket_disable", True)  # (read-only root in the container; not needed)
 
         def load(self) -> Any:
             return create_app(settings)
