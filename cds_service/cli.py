@@ -42,10 +42,13 @@ def _serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from .app import create_app
+    from .startup import preflight
 
     settings = Settings.from_env()
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = settings.replace(host=host, port=port)
+    preflight(settings)  # refuse an unsafe start before binding
 
     def child_exit(_server: Any, worker: Any) -> None:
         from prometheus_client import multiprocess
@@ -173,9 +176,9 @@ def _store(settings: Settings) -> Any:
     store = Store(_database_url(settings), auto_migrate=settings.db_auto_migrate)
     with store.engine.connect():
         pass  # an unreachable database raises here, with its reason
-    state = store.check()
+    state, detail = store.check()
     if state != "ok":
-        raise CliError(f"database {_shown_url(store.url)}: {state}")
+        raise CliError(f"database {_shown_url(store.url)}: {state}" + (f": {detail}" if detail else ""))
     return store
 
 

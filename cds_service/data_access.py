@@ -1,16 +1,24 @@
 """Patient data for a hook call: prefetch first; missing keys from the EHR's FHIR server."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .discovery import PREFETCH
 from .fhir_read import ParsedResources, iter_resources, parse_resources
-from .validation import HookRequest
+from .models import HookRequest
 
 # fetch(request, {key: prefetch template}) -> ({key: value}, {key: why it failed})
 Fetcher = Callable[[HookRequest, dict[str, str]], tuple[dict[str, Any], dict[str, str]]]
+
+
+class TooManyResources(Exception):
+    """A call carries (or its FHIR server returned) more resources than the configured cap."""
+
+    def __init__(self, count: int, cap: int) -> None:
+        super().__init__(f"{count} resources exceed the cap of {cap} per call (HER2CDS_MAX_RESOURCES_PER_CALL)")
+        self.count = count
+        self.cap = cap
 
 
 @dataclass
@@ -20,6 +28,19 @@ class PatientData:
     parsed: ParsedResources
     available: set[str] = field(default_factory=set)
     unavailable: dict[str, str] = field(default_factory=dict)
+
+
+def count_resources(values: Any) -> int:
+    """How many resources a prefetch value (or several, or a Bundle) holds."""
+    return sum(1 for _ in iter_resources(values))
+
+
+def check_resource_cap(request: HookRequest, cap: int) -> None:
+    """TooManyResources when the request itself carries more than `cap` resources (before any parsing)."""
+    draft = getattr(request.context, "draft_orders", None)
+    count = count_resources(list(request.prefetch.values())) + count_resources(draft)
+    if count > cap:
+        raise TooManyResources(count, cap)
 
 
 def _usable(value: Any) -> str | None:
@@ -47,15 +68,16 @@ def _other_patient(resource: Any, patient_id: str) -> bool:
     return False
 
 
-def gather(request: HookRequest, fetch: Fetcher | None = None) -> PatientData:
-    """Collect every prefetch key from the request, fetching the absent or null ones."""
+def gather(request: HookRequest, templates: Mapping[str, str], fetch: Fetcher | None = None,
+           max_resources: int | None = None) -> PatientData:
+    """Collect every declared prefetch key from the request, fetching the absent or null ones."""
     values: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     to_fetch: dict[str, str] = {}
-    for key in PREFETCH:
+    for key, template in templates.items():
         value = request.prefetch.get(key)
         if value is None:
-            to_fetch[key] = PREFETCH[key]
+            to_fetch[key] = template
             continue
         problem = _usable(value)
         if problem:
@@ -70,6 +92,8 @@ def gather(request: HookRequest, fetch: Fetcher | None = None) -> PatientData:
         else:
             for key in to_fetch:
                 unavailable[key] = f"'{key}' was not prefetched and no fhirServer was given"
+    if max_resources is not None and (count := count_resources(list(values.values()))) > max_resources:
+        raise TooManyResources(count, max_resources)
     parsed = ParsedResources()
     kept = []
     for key, value in values.items():
@@ -79,7 +103,7 @@ def gather(request: HookRequest, fetch: Fetcher | None = None) -> PatientData:
             else:
                 kept.append(resource)
     parse_resources(kept, parsed)
-    draft = request.context.get("draftOrders")
+    draft = getattr(request.context, "draft_orders", None)
     if isinstance(draft, dict):
         medications = [r for r in iter_resources(draft) if isinstance(r, dict) and r.get("resourceType") == "Medication"]
         parse_resources(medications, parsed)

@@ -44,6 +44,7 @@ class AuditRecord(Base):
     patient_key: Mapped[str] = mapped_column(String(64), index=True)
     knowledge_version: Mapped[str] = mapped_column(String(32))
     cards: Mapped[list] = mapped_column(JSON)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # JWT iss; None: unsigned call
 
 
 class IssuedCard(Base):
@@ -55,6 +56,7 @@ class IssuedCard(Base):
     audit_id: Mapped[int] = mapped_column(Integer, index=True)
     topic: Mapped[str] = mapped_column(String(32))
     warning: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # only this issuer may give feedback
 
 
 class FeedbackRecord(Base):
@@ -170,36 +172,36 @@ class Store:
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         self.heads = head_revisions()
 
-    def check(self) -> str:
-        """"ok" when the database answers and its schema is at this release's newest revision (or at
-        a newer release's: migrations only add, so the previous release keeps serving during a
-        rollout); otherwise why not."""
+    def check(self) -> tuple[str, str | None]:
+        """("ok", None) when the database answers and its schema is at this release's newest revision
+        (or at a newer release's: migrations only add, so the previous release keeps serving during a
+        rollout); ("unavailable", None); or ("migrations-pending", what is found and what is needed)."""
         try:
             with self.engine.connect() as conn:
                 current = set(MigrationContext.configure(conn).get_current_heads())
         except Exception:  # noqa: BLE001 - any failure means not ready
-            return "unavailable"
+            return "unavailable", None
         if current == self.heads or (current and not current & known_revisions()):
-            return "ok"
-        return (f"migrations pending: schema at {', '.join(sorted(current)) or 'no revision'}, "
-                f"this release needs {', '.join(sorted(self.heads))} (her2-cds db upgrade)")
+            return "ok", None
+        return "migrations-pending", (f"schema at {', '.join(sorted(current)) or 'no revision'}, this release needs "
+                                      f"{', '.join(sorted(self.heads))} (her2-cds db upgrade)")
 
     def ready(self) -> bool:
         """True when the database answers and its schema is at (or past) this release's newest revision."""
-        return self.check() == "ok"
+        return self.check()[0] == "ok"
 
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
-                    knowledge_version: str, cards: list[dict]) -> None:
+                    knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
                     "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
         with self.session.begin() as s:
             audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
                                 latency_ms=latency_ms, patient_key=patient_key,
-                                knowledge_version=knowledge_version, cards=summary)
+                                knowledge_version=knowledge_version, cards=summary, issuer=issuer)
             s.add(audit)
             s.flush()
             s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
-                                 warning=c["warning"]) for c in summary)
+                                 warning=c["warning"], issuer=issuer) for c in summary)
 
     def issued(self, card_uuid: str) -> IssuedCard | None:
         with self.session() as s:

@@ -1,24 +1,16 @@
-"""CDS Hooks request envelope: parse the body and check what every hook call must carry."""
+"""The request boundary: JSON body parsing, and model validation errors as 400 answers naming the field."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
 
 from .errors import ApiError
+from .models import HookRequest
 
-
-@dataclass(frozen=True)
-class HookRequest:
-    """A validated hook call. `context` and `prefetch` are the client's JSON, unchanged."""
-
-    hook: str
-    hook_instance: str
-    patient_id: str
-    context: dict
-    prefetch: dict
-    fhir_server: str | None
-    access_token: str | None
+M = TypeVar("M", bound=BaseModel)
+__all__ = ["HookRequest", "field_path", "parse_json_body", "validate"]
 
 
 def _reject_constant(name: str) -> Any:
@@ -45,34 +37,21 @@ def parse_json_body(data: bytes, content_type: str | None) -> dict:
     return body
 
 
-def _string(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, "invalid-request", f"'{field}' is required and must be a non-empty string", field)
-    return value
+def field_path(loc: tuple) -> str:
+    """A pydantic error location as the client's JSON path: feedback[0].card, context.patientId."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
 
 
-def validate_hook_request(body: dict, expected_hook: str) -> HookRequest:
-    """Check hook, hookInstance, context.patientId, fhirServer, fhirAuthorization, prefetch."""
-    hook = _string(body.get("hook"), "hook")
-    if hook != expected_hook:
-        raise ApiError(400, "invalid-request", f"'hook' must be '{expected_hook}' for this service, got '{hook}'", "hook")
-    instance = _string(body.get("hookInstance"), "hookInstance")
-    context = body.get("context")
-    if not isinstance(context, dict):
-        raise ApiError(400, "invalid-request", "'context' is required and must be an object", "context")
-    patient_id = _string(context.get("patientId"), "context.patientId")
-    server = body.get("fhirServer")
-    if server is not None and (not isinstance(server, str) or not server.strip()):
-        raise ApiError(400, "invalid-request", "'fhirServer' must be a URL string", "fhirServer")
-    auth = body.get("fhirAuthorization")
-    token = None
-    if auth is not None:
-        if not isinstance(auth, dict) or not isinstance(auth.get("access_token"), str):
-            raise ApiError(400, "invalid-request", "'fhirAuthorization' must be an object with 'access_token'", "fhirAuthorization")
-        token = auth["access_token"]
-    prefetch = body.get("prefetch")
-    if prefetch is None:
-        prefetch = {}
-    if not isinstance(prefetch, dict):
-        raise ApiError(400, "invalid-request", "'prefetch' must be an object", "prefetch")
-    return HookRequest(hook, instance, patient_id, context, prefetch, server or None, token)
+def validate(model: type[M], body: dict, error: str = "invalid-request") -> M:
+    """`body` as `model`, or a 400 ApiError naming the first field at fault."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = field_path(tuple(first["loc"]))
+        message = first["msg"].removeprefix("Value error, ")
+        message = message[0].lower() + message[1:] if message else "invalid"
+        raise ApiError(400, error, f"'{field}': {message}" if field else message, field or None) from None

@@ -17,7 +17,8 @@ ISS = "https://ehr.example.org"
 class Issuer:
     """A fresh EC P-384 key, its JWKS served on loopback, and an issuers file for the service."""
 
-    def __init__(self) -> None:
+    def __init__(self, iss: str = ISS) -> None:
+        self.iss = iss
         self.key = ec.generate_private_key(ec.SECP384R1())
         jwk = ECAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
         jwk.update({"kid": "k1", "alg": "ES384", "use": "sig"})
@@ -38,12 +39,16 @@ class Issuer:
         self.jwks_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
 
     def issuers_file(self, path) -> str:
-        path.write_text(json.dumps([{"iss": ISS, "jwks_url": self.jwks_url, "fhir_servers": []}]))
+        path.write_text(json.dumps([self.entry()]))
         return str(path)
+
+    def entry(self) -> dict:
+        """This issuer as one entry of a trusted-issuers file."""
+        return {"iss": self.iss, "jwks_url": self.jwks_url, "fhir_servers": []}
 
     def token(self, aud: str, jti: str | None = None) -> str:
         now = int(time.time())
-        claims = {"iss": ISS, "aud": aud, "iat": now, "exp": now + 300, "jti": jti or str(uuid.uuid4()), "sub": "ehr"}
+        claims = {"iss": self.iss, "aud": aud, "iat": now, "exp": now + 300, "jti": jti or str(uuid.uuid4()), "sub": "ehr"}
         return jwt.encode(claims, self.key, algorithm="ES384", headers={"kid": "k1"})
 
     def close(self) -> None:

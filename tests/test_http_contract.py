@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -9,16 +10,15 @@ import pytest
 
 from cds_service.app import create_app
 from cds_service.discovery import PREFETCH
+from cds_service.services import SERVICES
 from cds_service.settings import Settings
 from tests.conftest import load_request
-
-SERVICES = ["her2-patient-view", "her2-order-select", "her2-order-sign"]
 
 
 def test_discovery_lists_three_services_with_prefetch(client):
     body = client.get("/cds-services").get_json()
     services = {s["id"]: s for s in body["services"]}
-    assert set(services) == set(SERVICES)
+    assert set(services) == {"her2-patient-view", "her2-order-select", "her2-order-sign"}
     assert services["her2-order-sign"]["hook"] == "order-sign"
     assert services["her2-order-select"]["hook"] == "order-select"
     assert services["her2-patient-view"]["hook"] == "patient-view"
@@ -137,12 +137,10 @@ def test_conditions_without_observations_still_answers_and_names_the_gap(client)
 
 
 def test_unexpected_error_is_json_500_with_request_id(app, monkeypatch):
-    from cds_service import app as app_module
-
     def boom(*_args):
         raise RuntimeError("injected")
 
-    monkeypatch.setitem(app_module.HANDLERS, "her2-patient-view", boom)
+    monkeypatch.setitem(SERVICES, "her2-patient-view", dataclasses.replace(SERVICES["her2-patient-view"], handler=boom))
     response = app.test_client().post("/cds-services/her2-patient-view", json=load_request("crc-ihc3-positive"))
     assert response.status_code == 500
     body = response.get_json()
@@ -210,7 +208,10 @@ def test_feedback_for_a_card_not_issued_is_rejected(client):
         (_feedback(outcome="maybe"), "feedback[0].outcome"),
         (_feedback(outcomeTimestamp="yesterday"), "feedback[0].outcomeTimestamp"),
         (_feedback(acceptedSuggestions="all"), "feedback[0].acceptedSuggestions"),
-        (_feedback(overrideReason={"reason": {}}), "feedback[0].overrideReason"),
+        (_feedback(overrideReason={"reason": {}}), "feedback[0].overrideReason.reason.system"),
+        (_feedback(overrideReason={"userComment": "x" * 2001}, outcome="overridden"), "feedback[0].overrideReason.userComment"),
+        (_feedback(acceptedSuggestions=[{"id": "s"}] * 21), "feedback[0].acceptedSuggestions"),
+        ({"feedback": [_feedback()["feedback"][0]] * 51}, "feedback"),
         ({"feedback": []}, "feedback"),
     ],
 )

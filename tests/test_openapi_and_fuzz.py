@@ -1,7 +1,7 @@
-"""The OpenAPI contract against live responses, Schemathesis over it, and property-based fuzzing.
+"""The served OpenAPI document against live responses, Schemathesis over it, and property-based fuzzing.
 
-Properties: never a 5xx; every 4xx carries a JSON reason; every 200 satisfies the card contract;
-each response comes back within a bounded time. Example counts are bounded to keep CI short.
+Properties: never a 5xx; every 4xx carries a JSON reason; every 200 satisfies the card contract.
+Example counts are bounded to keep CI short (no timing assertions: speed is measured by bench/).
 """
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import copy
 import json
 import math
 import tempfile
-import time
 from pathlib import Path
 
 import jsonschema
@@ -19,16 +18,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.large_prefetch import large_request
 from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import FIXTURES, SERVICE_FOR_HOOK, load_request
 
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
-DOC = yaml.safe_load((Path(__file__).resolve().parent.parent / "cds_service" / "openapi.yaml").read_text())
+_DB = Path(tempfile.mkdtemp(prefix="her2cds-openapi-")) / "db.sqlite3"
+APP = create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{_DB}"}))
+DOC = APP.test_client().get("/openapi.json").get_json()  # the document as served
 REQUEST_NAMES = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
-MAX_SECONDS = 2.0
 
 
 def validator(name: str) -> jsonschema.Draft202012Validator:
@@ -36,7 +35,7 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
                                            format_checker=jsonschema.FormatChecker())
 
 
-CARDS, ERROR = validator("CardsResponse"), validator("Error")
+CARDS, ERROR = validator("CardsResponse"), validator("ErrorBody")
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +44,9 @@ def fuzz_app(tmp_path_factory):
     return create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{db}"}))
 
 
-def check_response(response, elapsed: float | None) -> None:
-    """The properties every response must have (`elapsed` None: speed is the benchmark's business)."""
+def check_response(response) -> None:
+    """The properties every response must have."""
     assert response.status_code < 500, response.get_data(as_text=True)[:500]
-    assert elapsed is None or elapsed < MAX_SECONDS, f"took {elapsed:.2f} s"
     body = response.get_json(silent=True)
     if response.status_code >= 400:
         assert body is not None, "4xx without a JSON body"
@@ -67,41 +65,37 @@ def check_response(response, elapsed: float | None) -> None:
 
 def post(client, path: str, body: bytes | dict, content_type: str = "application/json"):
     data = body if isinstance(body, bytes) else json.dumps(body, allow_nan=True).encode()
-    started = time.monotonic()
-    response = client.post(path, data=data, content_type=content_type)
-    return response, time.monotonic() - started
+    return client.post(path, data=data, content_type=content_type)
 
 
 @pytest.mark.parametrize("name", REQUEST_NAMES)
 def test_live_responses_match_the_openapi_document(fuzz_app, name):
     request = load_request(name)
-    response, elapsed = post(fuzz_app.test_client(), f"/cds-services/{SERVICE_FOR_HOOK[request['hook']]}", request)
+    response = post(fuzz_app.test_client(), f"/cds-services/{SERVICE_FOR_HOOK[request['hook']]}", request)
     assert response.status_code == 200
     CARDS.validate(response.get_json())
-    check_response(response, elapsed)
+    check_response(response)
 
 
 def test_discovery_health_and_errors_match_the_document(fuzz_app):
     client = fuzz_app.test_client()
     validator("Discovery").validate(client.get("/cds-services").get_json())
     validator("Health").validate(client.get("/healthz").get_json())
+    validator("Liveness").validate(client.get("/healthz/live").get_json())
+    validator("Readiness").validate(client.get("/healthz/ready").get_json())
     ERROR.validate(client.post("/cds-services/her2-patient-view", data=b"{", content_type="application/json").get_json())
-    assert yaml.safe_load(client.get("/openapi.yaml").get_data(as_text=True))["openapi"] == "3.1.0"
+    assert yaml.safe_load(client.get("/openapi.yaml").get_data(as_text=True)) == DOC
 
 
 # ---------------------------------------------------------------- Schemathesis over the document
-_DB = Path(tempfile.mkdtemp(prefix="her2cds-schemathesis-")) / "db.sqlite3"
-schema = schemathesis.openapi.from_wsgi("/openapi.yaml", create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{_DB}"})))
+schema = schemathesis.openapi.from_wsgi("/openapi.yaml", APP)
 
 
 @schema.parametrize()
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_schemathesis(case):
-    started = time.monotonic()
     response = case.call()
-    elapsed = time.monotonic() - started
     assert response.status_code < 500, response.text[:500]
-    assert elapsed < MAX_SECONDS
     # Response checks (server error, status code, content type, response schema, headers) all run.
     # The two request-data heuristics are off: the contract asks the service to read imperfect client
     # data liberally (interface.md, "Real clients"), so it neither rejects every schema deviation
@@ -170,15 +164,15 @@ def broken_requests(draw):
 @given(request=broken_requests(), service=st.sampled_from(sorted(SERVICE_FOR_HOOK.values())))
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 def test_broken_fhir_requests_never_crash(fuzz_app, request, service):
-    response, elapsed = post(fuzz_app.test_client(), f"/cds-services/{service}", request)
-    check_response(response, elapsed)
+    response = post(fuzz_app.test_client(), f"/cds-services/{service}", request)
+    check_response(response)
 
 
 @given(data=st.binary(max_size=300))
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 def test_arbitrary_bytes_never_crash(fuzz_app, data):
-    response, elapsed = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", data)
-    check_response(response, elapsed)
+    response = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", data)
+    check_response(response)
 
 
 def test_nan_and_huge_numbers_in_results(fuzz_app):
@@ -186,13 +180,37 @@ def test_nan_and_huge_numbers_in_results(fuzz_app):
     observation = request["prefetch"]["her2Observations"]["entry"][1]["resource"]
     for value in (math.nan, math.inf, 10**400, -2.5):
         observation["valueQuantity"]["value"] = value
-        response, elapsed = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", request)
-        check_response(response, elapsed)
+        response = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", request)
+        check_response(response)
 
 
-def test_ten_thousand_resource_prefetch(fuzz_app):
-    request = large_request(10_000)
-    response, _ = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", request)
-    check_response(response, None)  # no time limit here: `python -m bench.large_prefetch` measures it
+def _with_extra_observations(count: int) -> dict:
+    request = load_request("crc-ihc3-positive")
+    entries = request["prefetch"]["her2Observations"]["entry"]
+    template = entries[0]["resource"]
+    extra = []
+    for i in range(count):
+        resource = {"resourceType": "Observation", "id": f"x{i}", "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                    "subject": {"reference": template["subject"]["reference"]}, "valueQuantity": {"value": i}}
+        extra.append({"resource": resource})
+    request["prefetch"]["her2Observations"]["entry"] = entries + extra
+    return request
+
+
+def test_ten_thousand_resource_prefetch_is_refused_naming_the_cap(fuzz_app):
+    response = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", _with_extra_observations(10_000))
+    check_response(response)
+    assert response.status_code == 413
+    body = response.get_json()
+    assert body["error"] == "too-many-resources"
+    assert "2000" in body["reason"] and "HER2CDS_MAX_RESOURCES_PER_CALL" in body["reason"]
+
+
+def test_a_call_at_the_resource_cap_is_answered(fuzz_app):
+    request = _with_extra_observations(0)
+    present = sum(len(v["entry"]) if v.get("resourceType") == "Bundle" else 1 for v in request["prefetch"].values())
+    response = post(fuzz_app.test_client(), "/cds-services/her2-patient-view", _with_extra_observations(2000 - present))
+    check_response(response)
     assert response.status_code == 200
     assert response.get_json()["cards"][0]["extension"]["her2cds"]["status"] == "positive"

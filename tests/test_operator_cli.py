@@ -63,12 +63,22 @@ def test_db_upgrade_says_which_database_it_upgrades(tmp_path, monkeypatch, capsy
 def test_bad_settings_are_one_line(monkeypatch, capsys, command):
     monkeypatch.setenv("HER2CDS_FHIR_BUDGET_S", "three")
     assert main(command) == 2
-    assert one_error_line(capsys) == "her2-cds: error: configuration: HER2CDS_FHIR_BUDGET_S must be a number, got 'three'"
+    line = one_error_line(capsys)
+    assert line.startswith("her2-cds: error: configuration: ") and "HER2CDS_FHIR_BUDGET_S" in line and "'three'" in line
+
+
+def test_serve_refuses_an_unsafe_start_in_one_line(capsys):
+    """The start-up check (cds_service.startup.preflight) runs before anything listens."""
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    line = one_error_line(capsys)
+    assert line.startswith("her2-cds: error: configuration: refusing to listen on 0.0.0.0 without trusted issuers")
 
 
 def test_unreadable_trusted_issuers_file(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite3")
     monkeypatch.setenv("HER2CDS_TRUSTED_ISSUERS_FILE", str(tmp_path / "missing.json"))
+    monkeypatch.setenv("HER2CDS_PUBLIC_BASE_URL", "https://cds.example.org")
+    monkeypatch.setenv("HER2CDS_PSEUDONYM_KEY", "key")
     assert main(["call", "gastric-ihc3"]) == 2
     line = one_error_line(capsys)
     assert line.startswith("her2-cds: error: configuration: HER2CDS_TRUSTED_ISSUERS_FILE") and "missing.json" in line

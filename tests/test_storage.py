@@ -5,9 +5,12 @@ import io
 import json
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 
+from cds_service import storage
 from cds_service.app import create_app
 from cds_service.logging_setup import JsonFormatter
 from cds_service.settings import Settings
@@ -18,6 +21,7 @@ from tests.conftest import call
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
 PATIENT_ID = "pat-secret-4711"
+INSTANCE = "6f1c2b8e-3d4a-4b5c-8e9f-0a1b2c3d4e5f"
 NAME = "Zyxwvutsrq"
 
 
@@ -33,7 +37,7 @@ def _request():
     resources = [b.patient(PATIENT_ID, family=NAME, given="Qwerty"), b.crc(PATIENT_ID), b.liver_mets(PATIENT_ID),
                  b.ihc(PATIENT_ID, "3+", 87.25), b.ish(PATIENT_ID, 7.31), b.medication(PATIENT_ID, "FOLFOX")]
     orders = [b.draft_order(PATIENT_ID, "cetuximab", "318341", mid="draft-cx")]
-    return b.hook_request("order-sign", PATIENT_ID, resources, orders, instance="hook-instance-1")
+    return b.hook_request("order-sign", PATIENT_ID, resources, orders, instance=INSTANCE)
 
 
 def test_audit_and_feedback_round_trip(database_url):
@@ -42,7 +46,7 @@ def test_audit_and_feedback_round_trip(database_url):
     code, body = call(client, _request())
     assert code == 200
     store: Store = app.extensions["her2cds"]["store"]
-    [audit] = [a for a in store.audits("hook-instance-1") if a.cards and any(c["uuid"] == body["cards"][0]["uuid"] for c in a.cards)]
+    [audit] = [a for a in store.audits(INSTANCE) if a.cards and any(c["uuid"] == body["cards"][0]["uuid"] for c in a.cards)]
     assert audit.service == "her2-order-sign" and audit.latency_ms > 0
     assert audit.patient_key == pseudonym(b"audit-key", PATIENT_ID) != PATIENT_ID
     assert audit.knowledge_version == app.extensions["her2cds"]["engine"].knowledge.version
@@ -73,7 +77,8 @@ def test_replay_store(database_url):
 def test_migrations_are_applied(database_url):
     store = Store(database_url)
     with store.engine.connect() as conn:
-        assert {conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()} == set(head_revisions())
+        head = ScriptDirectory(str(Path(storage.__file__).parent / "migrations")).get_current_head()
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
         assert conn.exec_driver_sql("SELECT count(*) FROM trial_overlay").scalar() == 0
     assert store.ready()
 
@@ -91,16 +96,18 @@ def test_readiness_waits_for_the_migrations(database_url):
             conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     fresh = client.get("/healthz/ready")
     assert fresh.status_code == 503 and fresh.get_json()["status"] == "not-ready"
-    assert fresh.get_json()["database"].startswith("migrations pending: schema at no revision")
+    assert fresh.get_json()["database"] == "migrations-pending"
+    assert fresh.get_json()["schemaRevision"].startswith("schema at no revision, this release needs ")
     assert client.get("/healthz/live").status_code == 200  # liveness does not depend on the database
     command.upgrade(_alembic_config(database_url), "0001")  # the previous release's schema
     behind = client.get("/healthz/ready")
-    assert behind.status_code == 503 and "schema at 0001" in behind.get_json()["database"]
+    assert behind.status_code == 503 and behind.get_json()["schemaRevision"].startswith("schema at 0001,")
     assert client.get("/healthz").status_code == 503
     migrate(database_url)  # the migration job of this release
     ready = client.get("/healthz/ready")
     assert ready.status_code == 200
     assert (ready.get_json()["status"], ready.get_json()["database"]) == ("ready", "ok")
+    assert "schemaRevision" not in ready.get_json()
     with app.extensions["her2cds"]["store"].engine.begin() as conn:  # the next release migrated further
         conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_next_release'")
     assert client.get("/healthz/ready").status_code == 200  # this release keeps serving during the rollout

@@ -1,13 +1,13 @@
 """Trial-status overlay in the database: one row per registry refresh, the newest is in force.
 
 Revision ID: 0002_deploy
-Revises: 0001
+Revises: 0002_web_issuer (chained after the web layer's revision, which landed first)
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_deploy"
-down_revision = "0001"
+down_revision = "0002_web_issuer"
 branch_labels = None
 depends_on = None
 
