@@ -18,7 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 # Resources the rules read. Others in a prefetch are ignored without comment.
-READ_TYPES = {"Patient", "Condition", "Observation", "Specimen", "MedicationRequest",
+READ_TYPES = {"Patient", "Condition", "Observation", "Specimen", "DiagnosticReport", "MedicationRequest",
               "MedicationStatement", "Medication", "ServiceRequest"}
 _MODEL_CACHE: dict[str, type] = {}
 

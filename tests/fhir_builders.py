@@ -1,6 +1,8 @@
-"""Builders for synthetic FHIR R4 resources with the codes of design/input-codes.md.
+"""Builders for synthetic FHIR R4 resources with the codes of docs/input-codes.md.
 
-Used by tests/make_fixtures.py (the committed fixtures) and by table-driven tests.
+Used by tests/make_fixtures.py (the committed fixtures) and by table-driven tests. The shapes of
+the published guides (HL7 Genomics Reporting IG, mCODE) are written here from their examples'
+structure and codes; no example file is copied.
 """
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import itertools
 from typing import Any
 
 from cds_service.discovery import PREFETCH
+from cds_service.knowledge import load_knowledge
 
 LOINC = "http://loinc.org"
 LOCAL = "urn:her2-cds:code"
@@ -18,6 +21,8 @@ HGNC = "http://www.genenames.org/geneId"
 SO = "http://www.sequenceontology.org"
 IHC_ANSWERS = {"0": "LA6111-4", "1+": "LA11841-6", "2+": "LA11842-4", "3+": "LA11843-2", "indeterminate": "LA11884-6"}
 GENES = {"ERBB2": "HGNC:3430", "KRAS": "HGNC:6407", "NRAS": "HGNC:7989", "BRAF": "HGNC:1097", "PIK3CA": "HGNC:8975"}
+V2_0487 = "http://terminology.hl7.org/CodeSystem/v2-0487"
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
 SPECIMENS = {"plasma": ("119361006", "Plasma specimen"), "tissue": ("119376003", "Tissue specimen"),
              "blood": ("119297000", "Blood specimen")}
 _ids = itertools.count(1)
@@ -165,6 +170,78 @@ def ctdna_fraction(pid: str, percent: float, **kw: Any) -> dict:
     return local_value(pid, "ctdna-fraction", percent, unit="%", **kw)
 
 
+# ---------------------------------------------------------------- shapes of the published guides
+
+
+def loinc(code: str, display: str | None = None, text: str | None = None) -> dict:
+    return cc(LOINC, code, display, text)
+
+
+def ref(resource: dict) -> dict:
+    return {"reference": f"{resource['resourceType']}/{resource['id']}"}
+
+
+def component(system: str, code: str, display: str | None = None, **value: Any) -> dict:
+    """A component with its code and value[x] given as keyword (valueQuantity=..., ...)."""
+    return {"code": cc(system, code, display), **value}
+
+
+def observation(pid: str, code: dict, date: str | None = "2024-03-01", specimen: dict | str | None = None,
+                status: str = "final", oid: str | None = None, **fields: Any) -> dict:
+    """An Observation with `code` and whatever value[x] / component / hasMember ... is given."""
+    res = _obs(pid, code, date or "", status=status, oid=oid)
+    if date is None:
+        del res["effectiveDateTime"]
+    if isinstance(specimen, dict):
+        res["specimen"] = specimen
+    elif specimen:
+        res["specimen"] = {"display": specimen}
+    res.update(fields)
+    return res
+
+
+def specimen(pid: str, system: str | None, code: str | None, display: str | None = None, sid: str | None = None,
+             method: tuple[str, str] | None = None, text: str | None = None) -> dict:
+    """A Specimen typed by one coding (v2-0487 or SNOMED), optionally with collection.method."""
+    res: dict[str, Any] = {"resourceType": "Specimen", "id": sid or _id(pid, "spec"), "status": "available",
+                           "subject": {"reference": f"Patient/{pid}"}}
+    if code:
+        res["type"] = cc(system or SNOMED, code, display, text)
+    elif text:
+        res["type"] = {"text": text}
+    if method:
+        res["collection"] = {"method": cc(SNOMED, *method)}
+    return res
+
+
+def gr_variant(pid: str, gene: str, present: bool | None = True, date: str | None = "2024-04-01",
+               specimen: dict | str | None = None, extra: tuple[dict, ...] = (), gene_code: str | None = None,
+               **fields: Any) -> dict:
+    """A Genomics Reporting Variant (69548-6): Present/Absent, gene studied (48018-6) as HGNC id."""
+    value = {} if present is None else {"valueCodeableConcept": loinc("LA9633-4" if present else "LA9634-2",
+                                                                        "Present" if present else "Absent")}
+    gene_studied = component(LOINC, "48018-6", "Gene studied [ID]",
+                             valueCodeableConcept=cc(HGNC, gene_code or GENES[gene], gene))
+    return observation(pid, loinc("69548-6", "Genetic variant assessment"), date, specimen,
+                       component=[gene_studied, *extra], **value, **fields)
+
+
+def diagnostic_report(pid: str, code: dict, results: tuple[dict, ...] = (), specimens: tuple[dict, ...] = (),
+                      date: str | None = "2024-03-01", status: str = "final", rid: str | None = None,
+                      **fields: Any) -> dict:
+    """A DiagnosticReport listing `results` (Observations, by reference) from `specimens`."""
+    res: dict[str, Any] = {"resourceType": "DiagnosticReport", "id": rid or _id(pid, "dr"), "status": status,
+                           "code": code, "subject": {"reference": f"Patient/{pid}"}}
+    if date:
+        res["effectiveDateTime"] = date
+    if specimens:
+        res["specimen"] = [ref(s) for s in specimens]
+    if results:
+        res["result"] = [ref(r) for r in results]
+    res.update(fields)
+    return res
+
+
 def medication(pid: str, text: str, rxnorm: str | None = None, status: str = "completed",
                date: str = "2023-06-01", rtype: str = "MedicationRequest", mid: str | None = None) -> dict:
     concept: dict[str, Any] = {"text": text}
@@ -202,19 +279,27 @@ def collection(resources: list[dict]) -> dict:
             "entry": [{"fullUrl": f"urn:uuid:{r['resourceType']}-{r['id']}", "resource": r} for r in resources]}
 
 
-OBS_CODES = {c.split("|")[1] for c in PREFETCH["her2Observations"].split("code=")[1].split(",")}
+_CODES = load_knowledge().codes
+# The Observation codes the fact layer reads (cards/codes.yaml): what the proposed her2Observations
+# template asks for. The codes of today's discovery template are a subset.
+READ_CODES = {e["code"] for e in _CODES["observation_codes"]} | set(_CODES["local"])
+assert {c.split("|")[1] for c in PREFETCH["her2Observations"].split("code=")[1].split(",")} <= READ_CODES
 
 
 def prefetch_for(resources: list[dict]) -> dict:
-    """The prefetch an EHR would send for these resources (every key filled)."""
+    """The prefetch an EHR would send for these resources (every key filled). DiagnosticReports
+    travel in the her2Observations Bundle as included resources (`search.mode` include)."""
     by_type: dict[str, list[dict]] = {}
     for r in resources:
         by_type.setdefault(r["resourceType"], []).append(r)
     observations = [o for o in by_type.get("Observation", [])
-                    if any(c.get("code") in OBS_CODES for c in o["code"].get("coding", []))]
+                    if any(c.get("code") in READ_CODES for c in o["code"].get("coding", []))]
+    her2 = searchset(observations)
+    her2["entry"] += [{"fullUrl": f"urn:uuid:DiagnosticReport-{r['id']}", "resource": r, "search": {"mode": "include"}}
+                      for r in by_type.get("DiagnosticReport", [])]
     pf: dict[str, Any] = {
         "conditions": searchset(by_type.get("Condition", [])),
-        "her2Observations": searchset(observations),
+        "her2Observations": her2,
         "medicationRequests": searchset([m for m in by_type.get("MedicationRequest", []) if m["status"] != "draft"]),
         "medicationStatements": searchset(by_type.get("MedicationStatement", [])),
         "specimens": searchset(by_type.get("Specimen", [])),

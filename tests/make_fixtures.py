@@ -139,6 +139,104 @@ def no_diagnosis(pid: str = "no-dx") -> list[dict]:
     return [b.patient(pid)]
 
 
+# ---------------------------------------------------------------- shapes of the published guides
+# Written from the structure and codes of the HL7 Genomics Reporting IG and mCODE examples (named
+# in each docstring); docs/input-codes.md explains each shape.
+
+GR_CS = "http://hl7.org/fhir/uv/genomics-reporting/CodeSystem"
+PATHOLOGY = [b.cc(b.LOINC, "LP7839-6", "Pathology")]  # US Core DiagnosticReport category
+GENETICS = [b.cc("http://terminology.hl7.org/CodeSystem/v2-0074", "GE", "Genetics")]  # Genomics Reporting IG category
+
+
+def crc_ig_her2_immune_stain(pid: str = "crc-ig-ihc") -> list[dict]:
+    """CRC with the Genomics Reporting IG HER2byImmuneStainExample shape (18474-7 = Present, gene
+    studied ERBB2, no score) and its HER2byImmunoassayExample shape (72382-5, 20 IU/mL)."""
+    biomarker = b.component(f"{GR_CS}/tbd-codes-cs", "biomarker-category",
+                            valueCodeableConcept=b.cc(f"{GR_CS}/molecular-biomarker-ontology-cs", "immuneStain", "immune stain category"))
+    gene = b.component(b.LOINC, "48018-6", "Gene studied [ID]", valueCodeableConcept=b.cc("http://www.genenames.org", "HGNC:3430", "ERBB2"))
+    stain = b.observation(pid, b.loinc("18474-7", "HER2 Ag [Presence] in Tissue by Immune stain"), "2024-02-12",
+                          valueCodeableConcept=b.loinc("LA9633-4", "Present"), component=[gene, biomarker])
+    assay = b.observation(pid, b.loinc("72382-5", "HER2 [Units/volume] in Tissue by Immunoassay"), "2024-02-12",
+                          valueQuantity={"value": 20, "unit": "IU/mL"}, component=[gene])
+    return _crc_base(pid) + [stain, assay]
+
+
+def gastric_mcode_her2_interpretation(pid: str = "gc-mcode-interp") -> list[dict]:
+    """Gastric/GEJ with the mCODE tumor-marker-test-her2 shape: 48676-1 = LA6577-6 Negative, no
+    specimen of its own, listed by a pathology DiagnosticReport (22637-3) whose Specimen is v2-0487 TUMOR."""
+    spec = b.specimen(pid, b.V2_0487, "TUMOR")
+    her2 = b.observation(pid, b.loinc("48676-1", "HER2 [Interpretation] in Tissue"), "2024-03-10",
+                         valueCodeableConcept=b.loinc("LA6577-6", "Negative"))
+    report = b.diagnostic_report(pid, b.loinc("22637-3", "Pathology report final diagnosis Narrative"), (her2,), (spec,),
+                                 date="2024-03-10", issued="2024-03-14T00:00:00Z", category=PATHOLOGY)
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), spec, her2, report]
+
+
+def crc_genomics_report_plasma(pid: str = "crc-gr-plasma") -> list[dict]:
+    """CRC with a Genomics Reporting genomic report (51969-4) on a plasma Specimen coded only
+    v2-0487 PLAS (no display): ERBB2 copy-number Variant (48019-4 copy_number_variation, 82155-3,
+    48002-0 Somatic) naming the Specimen, KRAS and NRAS Absent naming none (the report's applies)."""
+    spec = b.specimen(pid, b.V2_0487, "PLAS")
+    somatic = b.component(b.LOINC, "48002-0", "Genomic source class [Type]", valueCodeableConcept=b.loinc("LA6684-0", "Somatic"))
+    erbb2 = b.gr_variant(pid, "ERBB2", True, specimen=b.ref(spec), extra=(
+        b.component(b.LOINC, "48019-4", "DNA change type", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation")),
+        b.component(b.LOINC, "82155-3", "Genomic structural variant copy number",
+                    valueQuantity={"value": 14, "system": "http://unitsofmeasure.org", "code": "1"}),
+        somatic), method=b.loinc("LA26398-0", "Sequencing"))
+    kras = b.gr_variant(pid, "KRAS", False, extra=(somatic,))
+    nras = b.gr_variant(pid, "NRAS", False, extra=(somatic,))
+    report = b.diagnostic_report(pid, b.loinc("51969-4", "Genetic analysis report"), (erbb2, kras, nras), (spec,), date="2024-04-01",
+                                 category=GENETICS)
+    return _crc_base(pid) + [spec, erbb2, kras, nras, report, b.medication(pid, "FOLFOX", date="2023-06-01")]
+
+
+def gastric_ish_panel(pid: str = "gc-ish-panel") -> list[dict]:
+    """Gastric/GEJ, IHC written as text ("2+ (equivocal)") and the mCODE ISH panel 74885-5 whose
+    hasMember Observations carry the ratio (49683-6 as valueRatio), HER2 (74860-8) and CEP17
+    (74861-6) copies per nucleus; the panel names the biopsy."""
+    ihc = b.observation(pid, b.loinc("18474-7", "HER2 Ag [Presence] in Tissue by Immune stain"), "2024-05-02",
+                        specimen="Gastric biopsy", valueString="2+ (equivocal)")
+    ratio = b.observation(pid, b.loinc("49683-6", "ERBB2 gene copy number/Chromosome 17 copy number in Tissue by FISH"), None,
+                          valueRatio={"numerator": {"value": 2.6}, "denominator": {"value": 1}},
+                          interpretation=[b.cc(b.V3_INTERPRETATION, "POS", "Positive")])
+    her2 = b.observation(pid, b.loinc("74860-8", "ERBB2 gene copy number/nucleus in Tissue by FISH"), None,
+                         valueQuantity={"value": 5.8, "system": "http://unitsofmeasure.org", "code": "{copies}/{nucleus}"})
+    cep17 = b.observation(pid, b.loinc("74861-6", "Chromosome 17 copy number/nucleus in Tissue by FISH"), None,
+                          valueQuantity={"value": 2.2, "system": "http://unitsofmeasure.org", "code": "{copies}/{nucleus}"})
+    panel = b.observation(pid, b.loinc("74885-5", "ERBB2 gene (HER2) duplication associated observations panel - Tissue by FISH"),
+                          "2024-05-09", specimen="Gastric biopsy", method={"text": "FISH"},
+                          hasMember=[b.ref(ratio), b.ref(her2), b.ref(cep17)])
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), ihc, panel, ratio, her2, cep17]
+
+
+def gastric_not_criteria(pid: str = "gc-not-criteria") -> list[dict]:
+    """Gastric/GEJ whose only HER2-related results are no criterion of the sources: serum HER2
+    (42914-2, on a v2-0487 SER Specimen), tissue immunoassay (72383-3) and a germline ERBB2 variant
+    (48002-0 = LA6683-2 Germline)."""
+    serum = b.specimen(pid, b.V2_0487, "SER", "Serum")
+    germline = b.component(b.LOINC, "48002-0", "Genomic source class [Type]", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
+    return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), serum,
+            b.observation(pid, b.loinc("42914-2", "HER2 [Mass/volume] in Serum by Immunoassay"), "2024-01-20", specimen=b.ref(serum),
+                          valueQuantity={"value": 18.5, "unit": "ng/mL", "system": "http://unitsofmeasure.org", "code": "ng/mL"}),
+            b.observation(pid, b.loinc("72383-3", "HER2 [Presence] in Tissue by Immunoassay"), "2024-01-22",
+                          valueCodeableConcept=b.loinc("LA6576-8", "Positive")),
+            b.gr_variant(pid, "ERBB2", True, specimen="Blood", extra=(
+                b.component(b.LOINC, "48019-4", "DNA change type", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation")),
+                germline))]
+
+
+def crc_narrative_her2_report(pid: str = "crc-narrative") -> list[dict]:
+    """CRC whose HER2 result exists only as a narrative pathology report (local report code, text,
+    conclusion, PDF title) with the laboratory's call coded in conclusionCode (SNOMED Positive)."""
+    report = b.diagnostic_report(
+        pid,
+        {"coding": [{"system": "urn:oid:2.16.840.1.113883.3.9999.1", "code": "HER2-IHC-RPT"}], "text": "HER2 immunohistochemistry report"},
+        date="2024-02-20", category=PATHOLOGY, conclusion="HER2 immunohistochemistry on colon biopsy: positive. See attached report.",
+        conclusionCode=[b.cc(b.SNOMED, "10828004", "Positive (qualifier value)")],
+        presentedForm=[{"contentType": "application/pdf", "title": "HER2 IHC report"}])
+    return _crc_base(pid) + [report]
+
+
 PATIENTS: dict[str, Callable[[], list[dict]]] = {
     "crc-ihc3-positive": crc_ihc3_positive,
     "crc-ihc2-ish-positive": crc_ihc2_ish_positive,
@@ -158,6 +256,20 @@ PATIENTS: dict[str, Callable[[], list[dict]]] = {
     "gastric-no-her2-test": gastric_no_her2_test,
     "lung-cancer": lung_cancer,
     "no-diagnosis": no_diagnosis,
+    "crc-ig-her2-immune-stain": crc_ig_her2_immune_stain,
+    "crc-genomics-report-plasma": crc_genomics_report_plasma,
+    "crc-narrative-her2-report": crc_narrative_her2_report,
+    "gastric-mcode-her2-interpretation": gastric_mcode_her2_interpretation,
+    "gastric-ish-panel": gastric_ish_panel,
+    "gastric-not-criteria": gastric_not_criteria,
+}
+
+# Fixtures whose results reach the service in full only with the prefetch templates proposed in
+# docs/input-codes.md ("Prefetch"): every Observation code of cards/codes.yaml, and DiagnosticReports.
+# The FHIR-server fallback runs today's discovery templates and cannot fetch all of them yet.
+NEEDS_PROPOSED_TEMPLATES = {
+    "crc-ig-her2-immune-stain", "crc-genomics-report-plasma", "crc-narrative-her2-report",
+    "gastric-mcode-her2-interpretation", "gastric-ish-panel", "gastric-not-criteria",
 }
 
 # Order-hook requests: (patient fixture, hook, draft orders built for that patient id)

@@ -18,6 +18,7 @@ from cds_service import fhir_client
 from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import FIXTURES, ROOT, call, status_ext
+from tests.make_fixtures import NEEDS_PROPOSED_TEMPLATES
 
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
@@ -84,7 +85,10 @@ def comparable(cards: list[dict]) -> str:
     return json.dumps(strip(cards), sort_keys=True)
 
 
-@pytest.mark.parametrize("name", REQUESTS)
+TODAYS_TEMPLATES = pytest.mark.xfail(strict=True, reason="needs the proposed her2Observations codes / DiagnosticReport template")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=TODAYS_TEMPLATES) if n in NEEDS_PROPOSED_TEMPLATES else n for n in REQUESTS])
 def test_same_cards_via_prefetch_and_via_fhir_server(server, name):
     client = make_client()
     request = json.loads((FIXTURES / "requests" / f"{name}.json").read_text())
