@@ -12,4 +12,11 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[test]"
 # The real FHIR search engine the fallback tests run against (Medplum, pinned in package-lock.json).
 npm ci --prefix tests/fhir_server --no-audit --no-fund --loglevel=error
-exec .venv/bin/python -m pytest "$@"
+# A temporary directory of this run's own: pytest's shared /tmp/pytest-of-$USER is pruned by every
+# other pytest session of the same user, which breaks a run (PostgreSQL data directories vanish)
+# when several suites run at once on one machine. Kept on failure for inspection.
+basetemp="$(mktemp -d -t her2cds-pytest.XXXXXX)"
+status=0
+.venv/bin/python -m pytest --basetemp="$basetemp" "$@" || status=$?
+if [ "$status" -eq 0 ]; then rm -rf "$basetemp"; else echo "test files kept in $basetemp"; fi
+exit "$status"
