@@ -210,7 +210,7 @@ KIND_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 inte
 
 def observation_search_codes(codes: dict) -> list[str]:
     """`system|code` of every Observation code the fact layer reads (codes.yaml), in file order:
-    the code list of the proposed her2Observations prefetch template (docs/input-codes.md)."""
+    the code list of the her2Observations prefetch template (docs/input-codes.md)."""
     loinc, local = codes["systems"]["loinc"], codes["systems"]["local"]
     found = [f"{loinc}|{e['code']}" for e in codes["observation_codes"]]
     return found + [f"{local}|{code}" for code, name in codes["local"].items()

@@ -287,19 +287,16 @@ assert {c.split("|")[1] for c in PREFETCH["her2Observations"].split("code=")[1].
 
 
 def prefetch_for(resources: list[dict]) -> dict:
-    """The prefetch an EHR would send for these resources (every key filled). DiagnosticReports
-    travel in the her2Observations Bundle as included resources (`search.mode` include)."""
+    """The prefetch an EHR would send for these resources (every key filled)."""
     by_type: dict[str, list[dict]] = {}
     for r in resources:
         by_type.setdefault(r["resourceType"], []).append(r)
     observations = [o for o in by_type.get("Observation", [])
                     if any(c.get("code") in READ_CODES for c in o["code"].get("coding", []))]
-    her2 = searchset(observations)
-    her2["entry"] += [{"fullUrl": f"urn:uuid:DiagnosticReport-{r['id']}", "resource": r, "search": {"mode": "include"}}
-                      for r in by_type.get("DiagnosticReport", [])]
     pf: dict[str, Any] = {
         "conditions": searchset(by_type.get("Condition", [])),
-        "her2Observations": her2,
+        "her2Observations": searchset(observations),
+        "her2Reports": searchset(by_type.get("DiagnosticReport", [])),
         "medicationRequests": searchset([m for m in by_type.get("MedicationRequest", []) if m["status"] != "draft"]),
         "medicationStatements": searchset(by_type.get("MedicationStatement", [])),
         "specimens": searchset(by_type.get("Specimen", [])),

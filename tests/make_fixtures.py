@@ -264,14 +264,6 @@ PATIENTS: dict[str, Callable[[], list[dict]]] = {
     "gastric-not-criteria": gastric_not_criteria,
 }
 
-# Fixtures whose results reach the service in full only with the prefetch templates proposed in
-# docs/input-codes.md ("Prefetch"): every Observation code of cards/codes.yaml, and DiagnosticReports.
-# The FHIR-server fallback runs today's discovery templates and cannot fetch all of them yet.
-NEEDS_PROPOSED_TEMPLATES = {
-    "crc-ig-her2-immune-stain", "crc-genomics-report-plasma", "crc-narrative-her2-report",
-    "gastric-mcode-her2-interpretation", "gastric-ish-panel", "gastric-not-criteria",
-}
-
 # Order-hook requests: (patient fixture, hook, draft orders built for that patient id)
 ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
     "crc-ihc3-positive-cetuximab-sign": (

@@ -18,7 +18,6 @@ from cds_service import fhir_client
 from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import FIXTURES, ROOT, call, status_ext
-from tests.make_fixtures import NEEDS_PROPOSED_TEMPLATES
 
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
@@ -85,10 +84,7 @@ def comparable(cards: list[dict]) -> str:
     return json.dumps(strip(cards), sort_keys=True)
 
 
-TODAYS_TEMPLATES = pytest.mark.xfail(strict=True, reason="needs the proposed her2Observations codes / DiagnosticReport template")
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=TODAYS_TEMPLATES) if n in NEEDS_PROPOSED_TEMPLATES else n for n in REQUESTS])
+@pytest.mark.parametrize("name", REQUESTS)
 def test_same_cards_via_prefetch_and_via_fhir_server(server, name):
     client = make_client()
     request = json.loads((FIXTURES / "requests" / f"{name}.json").read_text())
@@ -105,7 +101,7 @@ def test_queries_are_real_fhir_searches_with_the_bearer_token(server):
     assert code == 200 and status_ext(body["cards"])["status"] == "positive"
     sent = server_log(server)[before:]
     paths = sorted(entry["url"].split("?")[0] for entry in sent)
-    assert paths == ["/fhir/Condition", "/fhir/MedicationRequest", "/fhir/MedicationStatement",
+    assert paths == ["/fhir/Condition", "/fhir/DiagnosticReport", "/fhir/MedicationRequest", "/fhir/MedicationStatement",
                      "/fhir/Observation", "/fhir/Patient/crc-ras", "/fhir/Specimen"]
     assert all(entry["method"] == "GET" and entry["auth"] == f"Bearer {TOKEN}" for entry in sent)
     observation = unquote(next(e["url"] for e in sent if e["url"].startswith("/fhir/Observation")))

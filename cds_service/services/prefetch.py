@@ -5,13 +5,20 @@ parameter, so an EHR can run it as GET or as POST _search (interface.md, "Real c
 """
 from __future__ import annotations
 
+import yaml
+
+from ..facts import observation_search_codes
+from ..knowledge import default_knowledge_dir
 from .declaration import PrefetchKey
 
-_OBSERVATION_CODES = ",".join([
-    "http://loinc.org|18474-7", "http://loinc.org|85319-2", "http://loinc.org|49683-6",
-    "http://loinc.org|74885-5", "http://loinc.org|69548-6",
-    "urn:her2-cds:code|erbb2-cn-qpcr", "urn:her2-cds:code|erbb2-adjusted-plasma-cn",
-    "urn:her2-cds:code|ctdna-fraction", "urn:her2-cds:code|erbb2-copies-per-cell",
+# The Observation codes the fact layer reads, from the one place they are declared (cards/codes.yaml).
+_CODES = yaml.safe_load((default_knowledge_dir() / "codes.yaml").read_text(encoding="utf-8"))
+_OBSERVATION_CODES = ",".join(observation_search_codes(_CODES))
+# Pathology and genetics reports (US Core Pathology category, HL7 v2-0074 GE/PAT/SP sections):
+# grouped HER2 results reach the service through the report (docs/input-codes.md, section 2).
+_REPORT_CATEGORIES = ",".join([
+    "http://loinc.org|LP7839-6", "http://terminology.hl7.org/CodeSystem/v2-0074|GE",
+    "http://terminology.hl7.org/CodeSystem/v2-0074|PAT", "http://terminology.hl7.org/CodeSystem/v2-0074|SP",
 ])
 
 HER2_PREFETCH = (
@@ -19,6 +26,7 @@ HER2_PREFETCH = (
     # Without the diagnoses no rule applies: the tumour type decides which rules exist at all.
     PrefetchKey("conditions", "Condition?patient={{context.patientId}}", on_failure="fail"),
     PrefetchKey("her2Observations", "Observation?patient={{context.patientId}}&code=" + _OBSERVATION_CODES),
+    PrefetchKey("her2Reports", "DiagnosticReport?patient={{context.patientId}}&category=" + _REPORT_CATEGORIES),
     PrefetchKey("medicationRequests", "MedicationRequest?patient={{context.patientId}}"),
     PrefetchKey("medicationStatements", "MedicationStatement?patient={{context.patientId}}"),
     PrefetchKey("specimens", "Specimen?patient={{context.patientId}}"),
