@@ -51,5 +51,5 @@ STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz/ready' % os.environ.get('PORT', '8080'), timeout=4)"]
 ENTRYPOINT ["/usr/bin/tini", "-e", "143", "--"]
-# Workers, threads and timeouts: HER2CDS_WORKERS, HER2CDS_THREADS, HER2CDS_TIMEOUT_S, HER2CDS_GRACEFUL_TIMEOUT_S.
+# gunicorn with gevent workers (cds_service/server.py): HER2CDS_WORKERS, HER2CDS_READ_TIMEOUT_S, HER2CDS_TIMEOUT_S, ...
 CMD ["her2-cds", "serve"]

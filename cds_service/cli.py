@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .discovery import SERVICE_FOR_HOOK
 from .knowledge import KnowledgeError, default_fixtures_dir
-from .security import ConfigError
 from .settings import Settings, SettingsError
 
 
@@ -32,48 +29,38 @@ def progress(message: str) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # Before prometheus_client is first imported: metrics from all workers, aggregated.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="her2cds-metrics-")
-    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    metrics_dir.mkdir(parents=True, exist_ok=True)  # /tmp may be a fresh emptyDir
-    for stale in metrics_dir.glob("*.db"):  # counters from a previous run must not be summed in
-        stale.unlink()
-    from gunicorn.app.base import BaseApplication
+    """Check the configuration, then serve (cds_service/server.py says how and why)."""
+    from .server import check_in_child, serve, with_shared_pseudonym_key
 
-    from .app import create_app
+    try:
+        settings = Settings.from_env()
+        settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
+    except SettingsError as exc:
+        print(f"her2-cds: {exc}", file=sys.stderr)
+        return 2
+    problem = check_in_child(lambda: _start_checks(settings))  # before the server listens
+    if problem:
+        print(f"her2-cds: cannot start: {problem}", file=sys.stderr)
+        return 2
+    settings = with_shared_pseudonym_key(settings)
+
+    def build() -> Any:
+        from .app import create_app
+
+        return create_app(settings)
+
+    serve(settings, build)
+    return 0
+
+
+def _start_checks(settings: Settings) -> None:
+    """What must hold before the server listens: a safe configuration (`startup.preflight`) and
+    knowledge files that load and validate."""
+    from .knowledge import load_knowledge
     from .startup import preflight
 
-    settings = Settings.from_env()
-    host = args.host or settings.host
-    port = args.port or settings.port
-    settings = settings.replace(host=host, port=port)
-    preflight(settings)  # refuse an unsafe start before binding
-
-    def child_exit(_server: Any, worker: Any) -> None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
-    class _Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("child_exit", child_exit)
-            if Path("/dev/shm").is_dir():
-                self.cfg.set("worker_tmp_dir", "/dev/shm")  # heartbeat files off the (read-only) root fs
-            self.cfg.set("workers", int(os.environ.get("HER2CDS_WORKERS", "2")))
-            self.cfg.set("threads", int(os.environ.get("HER2CDS_THREADS", "4")))
-            self.cfg.set("timeout", int(os.environ.get("HER2CDS_TIMEOUT_S", "30")))
-            self.cfg.set("graceful_timeout", int(os.environ.get("HER2CDS_GRACEFUL_TIMEOUT_S", "20")))
-            self.cfg.set("accesslog", None)
-            if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 25: no control socket in $HOME
-                self.cfg.set("control_socket_disable", True)  # (read-only root in the container; not needed)
-
-        def load(self) -> Any:
-            return create_app(settings)
-
-    _Server().run()
-    return 0
+    preflight(settings)
+    load_knowledge(settings.knowledge_dir)
 
 
 def fixture_request(name: str) -> dict:
@@ -274,6 +261,7 @@ def _operator_error(exc: Exception) -> tuple[str, int] | None:
     from alembic.util import CommandError
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    from .security import ConfigError
     from .trial_registry import OverlayFileError
 
     if isinstance(exc, SettingsError | ConfigError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +92,13 @@ def status_ext(cards: list[dict], tumour: str | None = None) -> dict:
         cards = [c for c in cards if c["tumorType"] == tumour]
     assert len(cards) == 1, cards
     return cards[0]
+
+
+def answer_json(handler: BaseHTTPRequestHandler, body: dict, content_type: str = "application/fhir+json") -> None:
+    """Answer 200 with a JSON body from a test HTTP server's handler."""
+    data = json.dumps(body).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

@@ -49,7 +49,7 @@ def test_serve_under_gunicorn_and_call_over_http(capsys, tmp_path):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.RequestException:  # not up yet, or too busy to answer within the second
+            except requests.RequestException:  # not listening yet, or no worker has accepted yet
                 time.sleep(0.2)
         else:
             raise AssertionError("server did not start")
