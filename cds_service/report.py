@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +27,8 @@ class Entry:
     scenarios: list[str] = field(default_factory=list)
 
 
-def scenario_index(knowledge: Knowledge) -> dict[str, list[str]]:
-    """Rule key -> fixture scenarios whose cards show that rule at work."""
+def scenario_index(knowledge: Knowledge, progress: Callable[[str], None] | None = None) -> dict[str, list[str]]:
+    """Rule key -> fixture scenarios whose cards show that rule at work. `progress` hears one line per fixture."""
     from .app import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="her2cds-report-"))
@@ -42,7 +43,10 @@ def scenario_index(knowledge: Knowledge) -> dict[str, list[str]]:
         if text not in index[key]:
             index[key].append(text)
 
-    for path in sorted((default_fixtures_dir() / "requests").glob("*.json")):
+    paths = sorted((default_fixtures_dir() / "requests").glob("*.json"))
+    for number, path in enumerate(paths, 1):
+        if progress:
+            progress(f"running fixture {number}/{len(paths)}: {path.stem}")
         request = json.loads(path.read_text(encoding="utf-8"))
         cards = client.post(f"/cds-services/{SERVICE_FOR_HOOK[request['hook']]}", json=request).get_json()["cards"]
         name = path.stem
@@ -149,8 +153,8 @@ def other_citations(knowledge: Knowledge, items: list[Entry]) -> list[Entry]:
     return extra
 
 
-def build(knowledge: Knowledge) -> list[Entry]:
-    index = scenario_index(knowledge)
+def build(knowledge: Knowledge, progress: Callable[[str], None] | None = None) -> list[Entry]:
+    index = scenario_index(knowledge, progress)
     items = entries(knowledge)
     items += other_citations(knowledge, items)
     for item in items:
