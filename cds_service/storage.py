@@ -227,12 +227,19 @@ class Store:
             return list(s.scalars(query.order_by(AuditRecord.id)))
 
     def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
-        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged."""
+        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged.
+
+        The key is issuer + jti, or its SHA-256 when that does not fit the column: never truncated,
+        so two long ids that share a prefix are not taken for a replay of each other.
+        """
         now = datetime.now(UTC)
+        key = f"{iss}\x1f{jti}"
+        if len(key) > 255:
+            key = "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         try:
             with self.session.begin() as s:
                 s.execute(delete(SeenToken).where(SeenToken.expires_at < now))
-                s.add(SeenToken(jti=f"{iss}\x1f{jti}"[:255], iss=iss[:512], expires_at=expires_at))
+                s.add(SeenToken(jti=key, iss=iss[:512], expires_at=expires_at))
         except IntegrityError:
             return False
         return True

@@ -12,6 +12,7 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e ".[test]"
 # The real FHIR search engine the fallback tests run against (Medplum, pinned in package-lock.json).
 npm ci --prefix tests/fhir_server --no-audit --no-fund --loglevel=error
+bash scripts/pip-audit.sh   # known vulnerabilities fail the run; one "skipped" line where no database answers
 # A temporary directory of this run's own: pytest's shared /tmp/pytest-of-$USER is pruned by every
 # other pytest session of the same user, which breaks a run (PostgreSQL data directories vanish)
 # when several suites run at once on one machine. Kept on failure for inspection.

@@ -59,7 +59,8 @@ class Her2Cds:
             log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
                         "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
         else:
-            verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s)
+            verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s,
+                                settings.max_token_lifetime_s)
         app.extensions["her2cds"] = Runtime(settings, Engine(knowledge, overlay), overlay, store, verifier,
                                             FhirFetcher(settings), _pseudonym_key(settings), build_document())
 
