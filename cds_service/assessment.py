@@ -121,6 +121,7 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     status_rule = ev.first(book.status_ladder(tumour))
     assert status_rule is not None  # the ladder ends with a rule that always holds (checked at load)
     view["status"] = status_rule["status"]
+    view["status_text"] = status_rule["status"].replace("-", " ")
     results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
                    evaluation=ev, overlay=overlay)
@@ -196,10 +197,10 @@ def _therapies(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
         option = TherapyOption(therapy, [], [], ev.produced_by(therapy))
         for caveat in caveats:
             if _applies(caveat, therapy) and ev.fires(caveat):
-                note = book.rules[caveat["note"]]["text"] if caveat.get("note") else None
-                text = ev.text(caveat["text"], note=note)
+                quoted = [n for n in caveat["notes"] if ev.fires(book.rules[n])]
+                text = ev.text(caveat["text"], note=" ".join(book.rules[n]["text"] for n in quoted))
                 (option.lead if caveat["placement"] == "lead" else option.notes).append(text)
-                option.rules += ev.produced_by(caveat)
+                option.rules += [r for r in ev.produced_by(caveat) + quoted if r not in option.rules]
         option.safety = book.safety_for(therapy["regimen"], a.tumour_type)
         option.rules += [s["id"] for s in option.safety]
         a.therapies.append(option)

@@ -116,7 +116,8 @@ def order_warnings(
                     merged.safety += [s for s in safety if s not in merged.safety]
                     merged.rules += [r for r in rules + [s["id"] for s in safety] if r not in merged.rules]
                     continue
-                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], rule["evidence"],
+                evidence = [e for e in rule["evidence"] if ev.holds(e.get("when"))]
+                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], evidence,
                                   [ev.text(line) for line in rule["detail"]], rules=rules)
                 settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
                 if settling is not None:  # the test that would settle the HER2 question

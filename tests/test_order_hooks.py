@@ -636,3 +636,14 @@ def test_6_10_warning_names_the_drug_not_the_record(client):
     assert "Order(s): cetuximab 2 MG/ML Injectable Solution" in w["detail"] and "MedicationRequest/" not in w["detail"]
     assert [s["label"] for s in w["suggestions"]] == ["Remove the draft order: cetuximab 2 MG/ML Injectable Solution"]
     assert "(tissue; HERACLES, TRIUMPH tissue, harmonized 10% criterion)" in w["detail"]
+
+
+@pytest.mark.parametrize("condition, shown, hidden", [
+    (b.crc, "HER2-targeted therapy in colorectal cancer was tested", "In gastric cancer, ToGA"),
+    (b.gastric, "In gastric cancer, ToGA", "HER2-targeted therapy in colorectal cancer was tested"),
+])
+def test_6_10_generic_warning_cites_the_evidence_of_its_tumour_type_and_names_the_status(client, condition, shown, hidden):
+    cards = run(client, "order-sign", [b.patient(P), condition(P)], [b.draft_order(P, "Kadcyla", mid="k")])
+    w = of_code(cards, "her2-drug-without-positive")
+    assert shown in w["detail"] and hidden not in w["detail"]
+    assert "is **not tested** (no positive criterion met)" in w["detail"]

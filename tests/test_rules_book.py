@@ -104,7 +104,7 @@ def _rule(data, name, key, rule_id):
      "testing: common.settling-test.equivocal names unknown test nope"),
     (lambda d: _rule(d, "therapies", "caveats", "gc.therapy-note.confirm-her2-first").update(therapies=["gc.therapy.nope"]),
      "therapies: gc.therapy-note.confirm-her2-first names unknown therapy gc.therapy.nope"),
-    (lambda d: _rule(d, "therapies", "caveats", "crc.therapy-note.ras-mutant").update(note="crc.status.positive"),
+    (lambda d: _rule(d, "therapies", "caveats", "crc.therapy-note.ras-mutant").update(notes=["crc.status.positive"]),
      "therapies: crc.therapy-note.ras-mutant names unknown evidence note crc.status.positive"),
     (lambda d: _rule(d, "therapies", "safety", "common.safety.tdxd-ild").update(drugs=["trastuzumab deruxtecan", "nope"]),
      "therapies: common.safety.tdxd-ild names unknown drug nope"),
@@ -257,10 +257,10 @@ def test_ras_lines_say_what_was_found_for_each_variant(knowledge):
         "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (2024-04-01)",
         "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (2024-04-01)",
         "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (2024-04-01)"]
-    assert ras["mutant"] == ["NRAS p.G61D in tissue (2024-04-01)"]
+    assert ras["mutant"] == ["NRAS p.G61D in tissue on 2024-04-01"]
     assert ras["headline"] == ["NRAS p.G61D, tissue"]
     plasma = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=[variant("KRAS", rc=31.4)])), **RAS).facts["ras"]
-    assert plasma["mutant"] == ["KRAS p.G12D in plasma, relative clonality 31% (> 30%) (2024-04-01)"]
+    assert plasma["mutant"] == ["KRAS p.G12D in plasma on 2024-04-01, relative clonality 31% (> 30%)"]
     assert plasma["headline"] == ["KRAS p.G12D, plasma, clonality 31%"]
     assert not any("Observation/" in line for line in ras["lines"] + ras["mutant"] + plasma["mutant"])
 

@@ -753,3 +753,17 @@ def test_6_10_card_text_names_criteria_and_results_without_record_ids(client):
 ])
 def test_6_10_ras_headline_only_where_ras_decides_something(client, results, named):
     assert ("crc.headline.ras-mutant" in status_rules(run(client, *results))) is named
+
+
+@pytest.mark.parametrize("ras, heracles_in_caveat", [
+    ([b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False)], True),  # plasma, high clonality
+    ([b.variant(P, "KRAS", "p.G12D", origin="tissue"), b.variant(P, "NRAS", present=False, origin="tissue")], False),
+])
+def test_6_10_ras_caveat_quotes_each_note_that_holds_and_the_status_card_states_it_once(client, ras, heracles_in_caveat):
+    cards = run(client, b.ihc(P, "3+", 80), *ras)
+    heracles = "the three patients with high-clonality plasma RAS mutations showed no tumour response"
+    assert cards[0]["detail"].count(heracles) == (1 if heracles_in_caveat else 0)
+    lapatinib = next(c for c in by_topic(cards, "her2-therapy") if rules(c)[0] == "crc.therapy.trastuzumab-lapatinib")
+    caveat = lapatinib["detail"].split("**For this patient**")[1]
+    assert "1 of 13 (8%) in MyPathway" in caveat and (heracles in caveat) is heracles_in_caveat
+    assert ("crc.note.ras-high-clonality-heracles" in rules(lapatinib)) is heracles_in_caveat

@@ -172,6 +172,7 @@ class RuleBook:
             if not (rule.get("source") or rule.get("sources") or rule.get("evidence") or rule.get("policy")):
                 problems.append(f"{where}: no citation (source, sources, evidence) and no stated policy")
             conds = [self.condition(rule), rule.get("unless")] + [c for t in _templates(rule) for c in conditions(t)]
+            conds += [e.get("when") for e in rule.get("evidence") or [] if isinstance(e, Mapping)]
             for cond in conds:
                 problems += [f"{where}: unknown fact '{v}'" for v in sorted(variables(cond)) if not known(v)]
                 problems += [f"{where}: refers to unknown rule '{r}'" for r in sorted(rule_references(cond)) if r not in self.rules]
@@ -195,8 +196,8 @@ class RuleBook:
         for caveat in self.lists[("therapies", "caveats")]:
             problems += [f"therapies: {caveat['id']} names unknown therapy {t}" for t in caveat.get("therapies") or []
                          if t not in therapy_ids]
-            if caveat.get("note") and self.kinds.get(caveat["note"]) != "note":
-                problems.append(f"therapies: {caveat['id']} names unknown evidence note {caveat['note']}")
+            problems += [f"therapies: {caveat['id']} names unknown evidence note {n}" for n in caveat["notes"]
+                         if self.kinds.get(n) != "note"]
         for safety in self.lists[("therapies", "safety")]:
             problems += [f"therapies: {safety['id']} names unknown drug {d}" for d in safety["drugs"] if d not in self.drug_classes]
         trial_ids = {t["id"] for t in self.lists[("trials", "trials")]}

@@ -90,7 +90,7 @@ def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clo
                     state = _worse(state, None)
                 continue
             if v.origin == "tissue":
-                mutant.append(f"{where} in tissue ({when})")
+                mutant.append(f"{where} in tissue on {when}")
                 headline.append(f"{where}, tissue")
                 state = False
             elif v.origin == "plasma":
@@ -99,7 +99,7 @@ def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clo
                     lines.append(f"{where} in plasma: relative clonality cannot be computed (no allele fractions) ({when})")
                     state = _worse(state, None)
                 elif rc > limit:
-                    mutant.append(f"{where} in plasma, relative clonality {rc:.0f}% (> {limit:g}%) ({when})")
+                    mutant.append(f"{where} in plasma on {when}, relative clonality {rc:.0f}% (> {limit:g}%)")
                     headline.append(f"{where}, plasma, clonality {rc:.0f}%")
                     in_plasma = True
                     state = False

@@ -57,6 +57,12 @@ class Cited(Model):
     source: Source
 
 
+class Evidence(Cited):
+    """An evidence line of an order warning, shown when `when` holds (always, without one)."""
+
+    when: Condition | None = None
+
+
 # ---------------------------------------------------------------- thresholds, criteria, status
 
 class Threshold(Rule):
@@ -172,7 +178,7 @@ class Caveat(Rule):
     therapies: list[str] | None = None
     applies_to: dict[str, Any] | None = None
     when: Condition | None = None
-    note: str | None = None
+    notes: list[str] = Field([], description="evidence notes quoted as {note} (those that hold, joined)")
     text: Template
 
 
@@ -258,7 +264,7 @@ class WarningRule(Rule):
     when: Condition | None = None
     unless: Condition | None = None
     detail: list[Template]
-    evidence: list[Cited]
+    evidence: list[Evidence]
 
 
 class WarningsFile(Model):

@@ -42,6 +42,7 @@ VOCABULARY: dict[str, str] = {
     "plasma_variant_genes": "genes with a variant present in plasma",
     "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio <ratio>'",
     "status": "HER2 status decided by the status ladder",
+    "status_text": "that status in words (positive, low, not tested ...)",
     "basis": "specimens of the criteria met: tissue, plasma",
     "criteria_met": "codes of the criteria met (the `code` of each criterion)",
     "criteria_met_names": "names of the criteria met, as a clinician reads them (the `name` of each criterion)",
