@@ -1,26 +1,62 @@
-"""Assessment -> CDS Hooks 2.0 cards (summary, markdown detail, source, links, suggestions)."""
+"""Assessment -> CDS Hooks cards (summary, markdown detail, source, links, suggestions)."""
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from .assessment import Assessment, _date, describe
-from .criteria import MET, NOT_MET
+from .assessment import Assessment, TestDue, TherapyOption
+from .facts import Result
 from .knowledge import Knowledge
+from .rules.conditions import MET, NOT_MET
+from .rules.vocabulary import date_text as _date
 
 TOPIC_SYSTEM = "urn:her2-cds:topic"
 TOPIC_DISPLAY = {
     "her2-status": "HER2 status", "her2-therapy": "HER2-targeted therapy", "her2-trials": "HER2 clinical trials",
     "her2-testing": "HER2 testing", "order-warning": "Order warning", "out-of-scope": "Outside the HER2 rules",
 }
-CRC_FILE, GC_FILE = "000_d8ef51a1045be4cf.txt", "003_c450c7b8842509df.txt"
+DOCUMENT_KEY = {"colorectal": "crc", "gastric": "gc"}
 TUMOUR_LABEL = {"colorectal": "colorectal", "gastric": "gastric/GEJ"}
 STATUS_LABEL = {"positive": "HER2-positive", "equivocal": "HER2 equivocal", "low": "HER2-low",
                 "negative": "HER2-negative", "indeterminate": "HER2 indeterminate", "not-tested": "HER2 not tested"}
 
 
+SUMMARY_MAX_CHARS = 140  # CDS Hooks 2.0: a card summary is "<140 characters"
+SUMMARY_CUT = 136  # a longer summary is cut here and ends with "…"
+SUMMARY_RESULTS = 2  # results named in a status card's summary
+
+
 def _summary(text: str) -> str:
-    return text if len(text) < 140 else text[:136].rstrip() + "…"
+    return text if len(text) < SUMMARY_MAX_CHARS else text[:SUMMARY_CUT].rstrip() + "…"
+
+
+def describe(kind: str, r: Result) -> str:
+    """A result in words, for the status card."""
+    v = r.values
+    if kind == "ihc":
+        pct = f" in {v['percent_cells']:g}% of tumour cells" if "percent_cells" in v else " (% of cells not reported)"
+        spec = f", {r.specimen} specimen" if r.specimen else ", specimen type not recorded"
+        return f"IHC {v['score']}{pct if v['score'] not in ('0', 'indeterminate') else ''}{spec}"
+    if kind == "ish":
+        parts = []
+        if "ratio" in v:
+            parts.append(f"HER2/CEP17 ratio {v['ratio']:g}")
+        if "copies_per_cell" in v:
+            parts.append(f"{v['copies_per_cell']:g} HER2 copies per cell")
+        if "percent_cells_amplified" in v:
+            parts.append(f"{v['percent_cells_amplified']:g}% of cells amplified")
+        method = f" ({v['method']})" if v.get("method") else ""
+        return "ISH" + method + ": " + ", ".join(parts)
+    if kind in ("ngs_tissue", "ngs_plasma", "qpcr"):
+        label = {"ngs_tissue": "Tissue NGS", "ngs_plasma": "Plasma (ctDNA) NGS", "qpcr": "Tissue qPCR"}[kind]
+        amp = {True: "ERBB2 amplified", False: "no ERBB2 amplification", None: "ERBB2 copy number"}[v.get("amplified")]
+        cn = f", copy number {v['copy_number']:g}" if "copy_number" in v else ""
+        return f"{label}: {amp}{cn}"
+    if kind == "apcn":
+        return f"Adjusted plasma copy number (ApCN) {v['value']:g}"
+    if kind == "ctdna_fraction":
+        return f"ctDNA fraction {v['percent']:g}%"
+    return kind
 
 
 class CardBuilder:
@@ -29,8 +65,8 @@ class CardBuilder:
     def __init__(self, knowledge: Knowledge) -> None:
         self.k = knowledge
 
-    def source(self, topic: str, file: str | None = None, label: str | None = None) -> dict:
-        doc = self.k.document(file or CRC_FILE)
+    def source(self, topic: str, file: str, label: str | None = None) -> dict:
+        doc = self.k.document(file)
         src: dict[str, Any] = {
             "label": f"{label or doc['label']} · knowledge {self.k.version_label}",
             "topic": {"system": TOPIC_SYSTEM, "code": topic, "display": TOPIC_DISPLAY[topic]},
@@ -40,17 +76,20 @@ class CardBuilder:
         return src
 
     def card(self, topic: str, summary: str, detail: str, indicator: str = "info", *,
-             file: str | None = None, label: str | None = None, extension: dict | None = None) -> dict:
+             file: str, rules: list[str], label: str | None = None, extension: dict | None = None) -> dict:
+        """A card; `rules`: the ids of the knowledge rules that produced it (extension.her2cds.rules)."""
         card: dict[str, Any] = {
             "uuid": str(uuid.uuid4()),
             "summary": _summary(summary),
             "indicator": indicator,
             "detail": detail + f"\n\n_Knowledge version {self.k.version_label}._",
             "source": self.source(topic, file, label),
+            "extension": {"her2cds": {**(extension or {}), "rules": list(dict.fromkeys(rules))}},
         }
-        if extension is not None:
-            card["extension"] = {"her2cds": extension}
         return card
+
+    def file_for(self, tumour_type: str) -> str:
+        return self.k.document_for(DOCUMENT_KEY[tumour_type])["file"]
 
     def cite(self, file: str, section: str) -> str:
         doc = self.k.document(file)
@@ -58,13 +97,13 @@ class CardBuilder:
 
     # ------------------------------------------------------------ status
     def status_card(self, a: Assessment, both_types: bool) -> dict:
-        file = CRC_FILE if a.tumour_type == "colorectal" else GC_FILE
+        file = self.file_for(a.tumour_type)
         met = ", ".join(a.met) or "none"
         summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})"
         if a.status == "positive":
             summary += f": {met} met"
         elif a.results:
-            summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:2])
+            summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])
         elif a.missing:
             summary += f": {a.missing[0]}"
         lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"
@@ -73,8 +112,8 @@ class CardBuilder:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
         lines += [f"- {describe(kind, r)} — {_date(r.when)}, {r.ref}" for kind, r in a.results] or ["- none on file"]
-        if a.ras and (a.ras.lines or a.ras.mutant):
-            lines += [f"- RAS: {x}" for x in a.ras.mutant + a.ras.lines]
+        if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
+            lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]
         lines.append("\n**Criteria**")
         for c in a.criteria:
             if c.outcome.result == MET:
@@ -92,30 +131,30 @@ class CardBuilder:
             if items:
                 lines.append(f"\n**{title}**")
                 lines += [f"- {x}" for x in items]
-        notes = [self.k.notes[n] for n in dict.fromkeys(a.notes)]
+        notes = [self.k.rules.rules[n] for n in dict.fromkeys(a.notes)]
         if notes:
             lines.append("\n**Evidence**")
             lines += [f"- {n['text']} ({self.cite(n['source']['file'], n['source']['section'])})" for n in notes]
         if a.therapy_gaps:
             lines.append("\n**Therapy cards not shown**")
             lines += [f"- {x}" for x in a.therapy_gaps]
-        criteria_doc = self.k.crc if a.tumour_type == "colorectal" else self.k.gastric
-        lines.append("\nCriteria: " + "; ".join(f"{c['id']} ({c['source']['section']})" for c in criteria_doc["criteria"]) + ".")
+        criteria = self.k.rules.criteria(a.tumour_type)
+        lines.append("\nCriteria: " + "; ".join(f"{c['code']} ({c['source']['section']})" for c in criteria) + ".")
         ext = {"tumorType": a.tumour_type, "status": a.status, "basis": a.basis,
                "criteriaMet": a.met, "criteriaNotMet": a.not_met, "criteriaUnknown": a.unknown}
-        return self.card("her2-status", summary, "\n".join(lines), file=file, extension=ext)
+        return self.card("her2-status", summary, "\n".join(lines), file=file, extension=ext, rules=a.status_rules)
 
     # ------------------------------------------------------------ therapy
-    def therapy_card(self, a: Assessment, therapy: dict, notes: list[str]) -> dict:
-        file = CRC_FILE if therapy["tumor_type"] == "colorectal" else GC_FILE
+    def therapy_card(self, a: Assessment, option: TherapyOption) -> dict:
+        therapy, notes = option.therapy, option.notes
+        file = self.file_for(a.tumour_type)
         lines = [f"**{therapy['title']}** for {STATUS_LABEL[a.status]} {TUMOUR_LABEL[a.tumour_type]} cancer."]
-        if therapy.get("weak_evidence"):
-            lines.append("Weak evidence: the lowest response rate among the HER2 regimens in the source.")
+        lines += option.lead
         lines.append("\n**Evidence**")
         lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in therapy["evidence"]]
         lines.append(f"\n**Population studied**: {therapy['population']['text']}")
         if therapy.get("safety"):
-            safety = self.k.raw["therapies"]["safety"][therapy["safety"]]
+            safety = self.k.rules.rules[therapy["safety"]]
             lines.append(f"\n**Safety**: {safety['text']} ({self.cite(safety['source']['file'], safety['source']['section'])})")
         if notes:
             lines.append("\n**For this patient**")
@@ -123,11 +162,11 @@ class CardBuilder:
         summary = f"Option: {therapy['title']}"
         return self.card("her2-therapy", summary, "\n".join(lines), file=file,
                          label=f"{self.k.document(file)['label']}: {therapy['title']}",
-                         extension={"regimen": therapy["regimen"]})
+                         extension={"regimen": therapy["regimen"]}, rules=option.rules)
 
     # ------------------------------------------------------------ trials
     def trials_card(self, a: Assessment) -> dict:
-        file = CRC_FILE if a.tumour_type == "colorectal" else GC_FILE
+        file = self.file_for(a.tumour_type)
         doc = self.k.document(file)
         overlay = a.overlay
         if overlay is None:
@@ -169,7 +208,8 @@ class CardBuilder:
             lines.append("\nTrials the source lists as active-not-recruiting, or names without any status, are not offered.")
         when = f"registry {overlay.date}" + (", STALE" if overlay.stale else "") if overlay else "source status, check registry"
         card = self.card("her2-trials", f"{len(a.trials)} HER2 trial(s) match ({TUMOUR_LABEL[a.tumour_type]}; {when})",
-                         "\n".join(lines), file=file, extension={"trials": [m.trial["nct"] for m in a.trials]})
+                         "\n".join(lines), file=file, extension={"trials": [m.trial["nct"] for m in a.trials]},
+                         rules=a.trial_rules)
         card["links"] = links
         return card
 
@@ -188,15 +228,14 @@ class CardBuilder:
             resource["note"] = [{"text": test["note"]}]
         return resource
 
-    def testing_card(self, suggestion_id: str, detail: str, patient_id: str, indicator: str = "info",
-                     context: str | None = None) -> dict:
-        sug = self.k.suggestion(suggestion_id)
+    def testing_card(self, due: TestDue, patient_id: str, indicator: str = "info", context: str | None = None) -> dict:
+        sug = self.k.suggestion(due.suggestion_id)
         file = sug["sources"][0]["file"]
-        lines = [f"**{sug['title']}**", "", detail, "", sug["reason"]]
+        lines = [f"**{sug['title']}**", "", due.detail, "", sug["reason"]]
         if context:
             lines += ["", context]
         lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sug["sources"]))
-        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file)
+        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules)
         card["suggestions"] = [{
             "label": f"Order {self.k.testing['tests'][t]['label']}",
             "uuid": str(uuid.uuid4()),
@@ -215,7 +254,7 @@ class CardBuilder:
         lines.append("\nOrder(s): " + ", ".join(f"{u.text} ({u.ref})" for u in w.orders))
         file = w.evidence[0]["source"]["file"]
         card = self.card("order-warning", w.title, "\n".join(lines), w.indicator, file=file,
-                         extension={"warning": w.code})
+                         extension={"warning": w.code}, rules=w.rules)
         if w.indicator == "info":
             return card
         suggestions = [{
@@ -250,6 +289,7 @@ class CardBuilder:
         else:
             found = "No diagnosis is on file."
             summary = "HER2 rules not applied: no diagnosis on file"
-        detail = (f"{found}\n\nThe HER2 classification, therapy and trial rules of this service are defined only for "
-                  "colorectal cancer and gastric/gastroesophageal-junction adenocarcinoma. No tumour type is inferred from orders.")
-        return self.card("out-of-scope", summary, detail, file=CRC_FILE, label="HER2 CDS service scope")
+        scope = self.k.rules.of("statements", "scope")
+        detail = "\n\n".join([found] + [rule["text"] for rule in scope])
+        return self.card("out-of-scope", summary, detail, file=self.file_for("colorectal"), label="HER2 CDS service scope",
+                         rules=[rule["id"] for rule in scope])

@@ -221,17 +221,28 @@ def _trials_import(args: argparse.Namespace) -> int:
 
 def _knowledge_report(args: argparse.Namespace) -> int:
     from .knowledge import load_knowledge
-    from .report import build, render_html, render_markdown
+    from .report import build, render_html, render_json, render_markdown
 
     knowledge = load_knowledge(Settings.from_env().knowledge_dir)
     items = build(knowledge, progress=progress)
-    text = render_html(knowledge, items) if args.format == "html" else render_markdown(knowledge, items)
+    return _write(args, {"html": render_html, "json": render_json, "md": render_markdown}[args.format](knowledge, items))
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    """A report to --output, or to stdout."""
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {args.output}")
     else:
         print(text)
     return 0
+
+
+def _feedback_report(args: argparse.Namespace) -> int:
+    from .feedback_report import render_json, render_markdown, tally
+
+    tallies, without_rules = tally(_store(Settings.from_env()))
+    return _write(args, (render_json if args.format == "json" else render_markdown)(tallies, without_rules))
 
 
 class _Version(argparse.Action):
@@ -320,9 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     knowledge = sub.add_parser("knowledge", help="the knowledge files")
     knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
     report = knowledge_sub.add_parser("report", help="a document for clinical reviewers")
-    report.add_argument("--format", choices=["md", "html"], default="md")
+    report.add_argument("--format", choices=["md", "html", "json"], default="md")
     report.add_argument("--output", help="write to this file instead of stdout")
     report.set_defaults(func=_knowledge_report)
+    feedback = sub.add_parser("feedback", help="the stored feedback on the cards")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    feedback_report = feedback_sub.add_parser("report", help="per rule and knowledge version: issued, accepted, overridden")
+    feedback_report.add_argument("--format", choices=["md", "json"], default="md")
+    feedback_report.add_argument("--output", help="write to this file instead of stdout")
+    feedback_report.set_defaults(func=_feedback_report)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

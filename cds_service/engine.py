@@ -41,8 +41,8 @@ class Engine:
         cards = []
         for a in assessments:
             cards.append(self.cards.status_card(a, both_types=len(assessments) > 1))
-            cards += [self.cards.therapy_card(a, therapy, notes) for therapy, notes in a.therapies]
+            cards += [self.cards.therapy_card(a, option) for option in a.therapies]
             if a.trials or a.trials_closed:
                 cards.append(self.cards.trials_card(a))
-            cards += [self.cards.testing_card(t.suggestion_id, t.detail, patient_id) for t in a.tests]
+            cards += [self.cards.testing_card(due, patient_id) for due in a.tests]
         return cards

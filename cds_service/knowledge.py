@@ -1,4 +1,4 @@
-"""The curated knowledge in `cards/`: located, schema-validated and loaded once at start-up."""
+"""The curated knowledge in `cards/`: located, validated (typed models, rule book) and loaded once at start-up."""
 from __future__ import annotations
 
 import hashlib
@@ -12,10 +12,14 @@ from typing import Any
 
 import jsonschema
 import yaml
+from pydantic import ValidationError
+
+from .rules.book import RuleBook
+from .rules.models import FILE_MODELS
 
 KNOWLEDGE_FILES = (
-    "sources", "crc-criteria", "gastric-criteria", "copy-number-cutoffs", "evidence-notes",
-    "therapies", "trials", "warnings", "testing", "drugs", "codes",
+    "sources", "thresholds", "crc-criteria", "gastric-criteria", "statements", "copy-number-cutoffs",
+    "evidence-notes", "therapies", "trials", "warnings", "testing", "drugs", "codes",
 )
 MAX_QUOTE_WORDS = 25
 
@@ -98,10 +102,6 @@ class Knowledge:
     def cutoffs(self) -> dict:
         return self.raw["copy-number-cutoffs"]
 
-    @cached_property
-    def notes(self) -> dict[str, dict]:
-        return {n["id"]: n for n in self.raw["evidence-notes"]["notes"]}
-
     @property
     def therapies(self) -> list[dict]:
         return self.raw["therapies"]["therapies"]
@@ -109,10 +109,6 @@ class Knowledge:
     @property
     def trials(self) -> list[dict]:
         return self.raw["trials"]["trials"]
-
-    @cached_property
-    def warnings(self) -> dict[str, dict]:
-        return {w["code"]: w for w in self.raw["warnings"]["warnings"]}
 
     @property
     def testing(self) -> dict:
@@ -126,16 +122,18 @@ class Knowledge:
     def codes(self) -> dict:
         return self.raw["codes"]
 
+    @cached_property
+    def rules(self) -> RuleBook:
+        """Every rule by id, with the ordered lists the assessment walks."""
+        return RuleBook(self.raw)
+
     def document(self, file: str) -> dict:
         """The source document entry for a seed file name."""
         return self.documents[file]
 
-    def trial_arms(self, trial: dict) -> list[dict]:
-        """A trial's HER2 criterion arms, resolving a shared criterion set."""
-        her2 = trial["her2"]
-        if "ref" in her2:
-            return self.raw["trials"]["criterion_sets"][her2["ref"]]["arms"]
-        return her2["arms"]
+    def document_for(self, key: str) -> dict:
+        """The source document entry by key (crc, gc)."""
+        return next(d for d in self.documents.values() if d["key"] == key)
 
     def suggestion(self, suggestion_id: str) -> dict:
         for item in self.testing["suggestions"]:
@@ -156,8 +154,11 @@ def _check_consistency(raw: dict[str, Any]) -> list[str]:
                 problems.append(f"{name}:{where}: quote has {words} words (max {MAX_QUOTE_WORDS})")
     sets = raw["trials"]["criterion_sets"]
     for trial in raw["trials"]["trials"]:
-        if "ref" in trial["her2"] and trial["her2"]["ref"] not in sets:
+        her2 = trial["her2"]
+        if her2.get("ref") is not None and her2["ref"] not in sets:
             problems.append(f"trials: {trial['nct']} refers to unknown criterion set")
+        if (her2.get("ref") is None) == (her2.get("arms") is None):
+            problems.append(f"trials: {trial['nct']} needs either HER2 arms or a criterion set")
     tests = raw["testing"]["tests"]
     for sug in raw["testing"]["suggestions"]:
         problems += [f"testing: {sug['id']} names unknown test {t}" for t in sug["tests"] if t not in tests]
@@ -172,6 +173,18 @@ def _check_consistency(raw: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _validate(name: str, data: Any, schema_path: Path) -> tuple[Any, list[str]]:
+    """A knowledge file checked against its typed model (codes.yaml: against its JSON Schema)."""
+    if name not in FILE_MODELS:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        errors = jsonschema.Draft202012Validator(schema).iter_errors(data)
+        return data, [f"{name}.yaml at {'/'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}" for e in errors]
+    try:
+        return FILE_MODELS[name].model_validate(data).model_dump(mode="json"), []
+    except ValidationError as exc:
+        return data, [f"{name}.yaml at {'/'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()]
+
+
 def load_knowledge(directory: Path | None = None) -> Knowledge:
     """Load and validate every knowledge file; raise KnowledgeError naming each problem."""
     directory = directory or default_knowledge_dir()
@@ -180,10 +193,8 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
     problems: list[str] = []
     for name in KNOWLEDGE_FILES:
         path = directory / f"{name}.yaml"
-        schema_path = directory / "schema" / f"{name}.schema.json"
         try:
             text = path.read_bytes()
-            schema = json.loads(schema_path.read_text(encoding="utf-8"))
         except OSError as exc:
             raise KnowledgeError(f"cannot read knowledge file {path.name}: {exc}") from exc
         digest.update(name.encode() + b"\0" + text)
@@ -191,15 +202,14 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise KnowledgeError(f"{path.name} is not valid YAML: {exc}") from exc
-        validator = jsonschema.Draft202012Validator(schema)
-        for error in validator.iter_errors(data):
-            location = "/".join(str(p) for p in error.absolute_path)
-            problems.append(f"{path.name} at {location or '(top)'}: {error.message}")
-        raw[name] = data
+        raw[name], found = _validate(name, data, directory / "schema" / f"{name}.schema.json")
+        problems += found
     if problems:
         raise KnowledgeError("knowledge files failed validation:\n" + "\n".join(problems))
     problems = _check_consistency(raw)
+    documents = {d["file"]: d for d in raw["sources"]["documents"]}
+    knowledge = Knowledge(raw=raw, directory=directory, version=digest.hexdigest()[:12], documents=documents)
+    problems += knowledge.rules.problems
     if problems:
         raise KnowledgeError("knowledge files are inconsistent:\n" + "\n".join(problems))
-    documents = {d["file"]: d for d in raw["sources"]["documents"]}
-    return Knowledge(raw=raw, directory=directory, version=digest.hexdigest()[:12], documents=documents)
+    return knowledge

@@ -9,8 +9,6 @@ from typing import Any
 from .fhir_read import ParsedResources, codings, concept_texts, parse_datetime
 from .knowledge import Knowledge
 
-SYSTEMIC_CLASSES = {"her2-directed", "anti-egfr", "chemotherapy", "immunotherapy", "anti-vegf"}
-
 
 class DrugMatcher:
     """Matches RxNorm ingredient codes and drug names (as whole words) from the knowledge file."""
@@ -19,6 +17,7 @@ class DrugMatcher:
         drugs = knowledge.drugs
         self.rxnorm_system: str = drugs["rxnorm_system"]
         self.classes: dict[str, set[str]] = {d["id"]: set(d["classes"]) for d in drugs["drugs"]}
+        self.all_classes: list[str] = sorted({c for d in drugs["drugs"] for c in d["classes"]})
         self.by_code: dict[str, str] = {c: d["id"] for d in drugs["drugs"] for c in d["rxnorm"]}
         names: list[tuple[str, tuple[str, ...]]] = [
             (n.lower(), (d["id"],)) for d in drugs["drugs"] for n in d["names"]]
@@ -28,9 +27,11 @@ class DrugMatcher:
         self._pattern = re.compile(rf"(?<![\w-])(?:{alternation})(?![\w])", re.IGNORECASE)
         self._ingredients = {n: ids for n, ids in names}
         self.high_dose_words = [w.lower() for w in drugs["high_dose_words"]]
+        self.systemic_classes = set(drugs["systemic_classes"])
+        self.history_excluded_statuses = set(drugs["statuses"]["history_excluded"])
 
     def from_text(self, text: str) -> set[str]:
-        """Drug ids named in free text; the longest name wins ("trastuzumab deruxtecan")."""
+        """Drug ids named in free text; the longest name wins (a conjugate is never read as its antibody)."""
         found: set[str] = set()
         for match in self._pattern.finditer(text):
             found.update(self._ingredients[match.group(0).lower()])
@@ -45,9 +46,11 @@ class DrugMatcher:
         return found
 
     def is_systemic(self, drug_ids: set[str]) -> bool:
-        return any(self.classes.get(d, set()) & SYSTEMIC_CLASSES for d in drug_ids)
+        """Whether any of the drugs is a systemic anticancer therapy (drugs.yaml systemic_classes)."""
+        return any(self.classes.get(d, set()) & self.systemic_classes for d in drug_ids)
 
     def of_class(self, drug_ids: set[str], cls: str) -> set[str]:
+        """The drugs of one class (drugs.yaml classes), e.g. "her2-directed"."""
         return {d for d in drug_ids if cls in self.classes.get(d, set())}
 
 
@@ -113,16 +116,14 @@ def read_medication(resource: dict, parsed: ParsedResources, matcher: DrugMatche
     )
 
 
-HISTORY_EXCLUDED_STATUS = {"draft", "entered-in-error", "cancelled", "not-taken", "intended"}
-
-
 def medication_history(parsed: ParsedResources, matcher: DrugMatcher) -> list[MedicationUse]:
-    """The patient's medication history: non-draft MedicationRequests and MedicationStatements."""
+    """The patient's medication history: MedicationRequests and MedicationStatements whose status
+    is not excluded (drugs.yaml statuses.history_excluded: drafts, not taken, only intended ...)."""
     history = []
     for rtype in ("MedicationRequest", "MedicationStatement"):
         for resource in parsed.of(rtype):
             use = read_medication(resource, parsed, matcher)
-            if use.status not in HISTORY_EXCLUDED_STATUS and use.drugs:
+            if use.status not in matcher.history_excluded_statuses and use.drugs:
                 history.append(use)
     return history
 

@@ -57,6 +57,7 @@ class IssuedCard(Base):
     topic: Mapped[str] = mapped_column(String(32))
     warning: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issuer: Mapped[str | None] = mapped_column(String(512), nullable=True)  # only this issuer may give feedback
+    rules: Mapped[list | None] = mapped_column(JSON, nullable=True)  # ids of the knowledge rules behind it
 
 
 class FeedbackRecord(Base):
@@ -193,7 +194,8 @@ class Store:
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
                     knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
-                    "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning")} for c in cards]
+                    "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning"),
+                    "rules": (c.get("extension") or {}).get("her2cds", {}).get("rules", [])} for c in cards]
         with self.session.begin() as s:
             audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
                                 latency_ms=latency_ms, patient_key=patient_key,
@@ -201,7 +203,7 @@ class Store:
             s.add(audit)
             s.flush()
             s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
-                                 warning=c["warning"], issuer=issuer) for c in summary)
+                                 warning=c["warning"], issuer=issuer, rules=c["rules"]) for c in summary)
 
     def issued(self, card_uuid: str) -> IssuedCard | None:
         with self.session() as s:
@@ -225,6 +227,17 @@ class Store:
             if hook_instance:
                 query = query.where(AuditRecord.hook_instance == hook_instance)
             return list(s.scalars(query.order_by(AuditRecord.id)))
+
+    def card_outcomes(self) -> Iterator[tuple[str, list[str] | None, FeedbackRecord | None]]:
+        """(knowledge version, rule ids, latest feedback or None) for every issued card."""
+        with self.session() as s:
+            latest: dict[str, FeedbackRecord] = {}
+            for record in s.scalars(select(FeedbackRecord).order_by(FeedbackRecord.id)):
+                latest[record.card_uuid] = record
+            query = (select(IssuedCard.uuid, IssuedCard.rules, AuditRecord.knowledge_version)
+                     .join(AuditRecord, AuditRecord.id == IssuedCard.audit_id).execution_options(yield_per=1000))
+            for card_uuid, rules, version in s.execute(query):
+                yield version, rules, latest.get(card_uuid)
 
     def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
         """Store a JWT id; False if it was already seen (a replay). Expired ids are purged.

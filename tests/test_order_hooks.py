@@ -6,6 +6,7 @@ import pytest
 
 from tests import fhir_builders as b
 from tests.conftest import by_topic, call, load_request
+from tests.rule_ids import rules
 
 P = "o1"
 FOLFOX = b.medication(P, "FOLFOX", date="2024-01-01", mid="hist-folfox")
@@ -290,3 +291,197 @@ def test_order_fixtures(client, name, expected):
     for card in warnings(body["cards"]):
         ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in request["context"]["draftOrders"]["entry"]}
         assert set(delete_targets(card)) <= ids
+
+
+# ---------------------------------------------------------------- rule ids of each warning and test
+def warning_rules(cards):
+    return [rules(c) for c in warnings(cards)]
+
+
+@pytest.mark.parametrize("text, rule_id", [
+    ("Tykerb", "gc.warning.lapatinib-failed"),
+    ("Perjeta", "gc.warning.pertuzumab-failed"),
+    ("Kadcyla", "gc.warning.t-dm1-failed"),
+    ("trastuzumab high-dose loading", "gc.warning.high-dose-trastuzumab-failed"),
+])
+def test_each_failed_gastric_agent_has_its_rule(client, text, rule_id):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "3+")], [b.draft_order(P, text, mid="d")])
+    assert warning_rules(cards) == [[rule_id]]
+
+
+@pytest.mark.parametrize("order, expected", [
+    ("Ogivri", [["gc.warning.trastuzumab-beyond-progression-failed", "gc.definition.trastuzumab-courses-ended"]]),
+    ("trastuzumab high-dose", [["gc.warning.high-dose-trastuzumab-failed"]]),  # high dose wins over beyond progression
+])
+def test_beyond_progression_unless_high_dose(client, order, expected):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01")]
+    assert warning_rules(run(client, "order-sign", resources, [b.draft_order(P, order, mid="t")])) == expected
+
+
+def test_trastuzumab_course_still_active_is_not_beyond_progression(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
+                 b.medication(P, "trastuzumab", "224905", status="active", date="2024-01-01")]
+    assert warnings(run(client, "order-sign", resources, [b.draft_order(P, "Ogivri", mid="t")])) == []
+
+
+@pytest.mark.parametrize("history, rule_id, indicator", [
+    ((FOLFOX,), "crc.warning.anti-egfr-later-line", "warning"),
+    ((), "crc.warning.anti-egfr-first-line", "info"),
+])
+@pytest.mark.parametrize("drug", ["cetuximab", "Vectibix"])
+def test_anti_egfr_rule_by_line_for_each_antibody(client, history, rule_id, indicator, drug):
+    cards = run(client, "order-sign", crc_positive(history), [b.draft_order(P, drug, mid="a")])
+    [w] = warnings(cards)
+    assert rules(w) == [rule_id] and w["indicator"] == indicator
+
+
+@pytest.mark.parametrize("tumour, score, expected", [
+    ("crc", "1+", [["crc.warning.tdxd-her2-low"]]),  # the T-DXd HER2-low warning replaces the generic one
+    ("crc", "0", [["common.warning.her2-drug-without-positive", "common.settling-test.none"]]),
+    ("gastric", "1+", [["common.warning.her2-drug-without-positive", "common.settling-test.none"]]),
+])
+def test_tdxd_exception_to_the_generic_her2_warning(client, tumour, score, expected):
+    condition = b.crc(P) if tumour == "crc" else b.gastric(P)
+    cards = run(client, "order-sign", [b.patient(P), condition, b.ihc(P, score)], [b.draft_order(P, "Enhertu", mid="x")])
+    assert warning_rules(cards) == expected
+
+
+@pytest.mark.parametrize("results, settling, tests", [
+    ([b.ihc(P, "2+", 40)], "common.settling-test.equivocal", ["49683-6"]),
+    ([], "common.settling-test.no-tissue-result", ["18474-7", "49683-6"]),
+    ([b.ish(P, 1.2)], "common.settling-test.no-ihc", ["18474-7"]),
+    ([b.ihc(P, "0")], "common.settling-test.none", []),
+])
+def test_settling_test_ladder(client, results, settling, tests):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, "Herceptin", mid="h")])
+    [w] = warnings(cards)
+    assert rules(w) == ["common.warning.her2-drug-without-positive", settling]
+    assert [a["resource"]["code"]["coding"][0]["code"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"] == tests
+
+
+def test_settling_test_after_trastuzumab_in_gastric_cancer(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "1+", date="2023-01-01"),
+                 b.medication(P, "trastuzumab", "224905", status="active", date="2023-02-01")]
+    [w] = warnings(run(client, "order-sign", resources, [b.draft_order(P, "Enhertu", mid="x")]))
+    assert rules(w)[:2] == ["common.warning.her2-drug-without-positive", "gc.settling-test.predates-trastuzumab"]
+
+
+@pytest.mark.parametrize("orders, history, warn", [
+    ([b.draft_order(P, "Perjeta", mid="p")], (), False),  # one HER2 agent
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Herceptin", mid="t")], (), True),
+    ([b.draft_order(P, "Phesgo", mid="ph")], (), True),  # one product, two agents
+    ([b.draft_order(P, "Perjeta", mid="p")], (b.medication(P, "trastuzumab", "224905", status="active", date="2026-10-01"),), True),
+    ([b.draft_order(P, "Perjeta", mid="p")], (b.medication(P, "trastuzumab", "224905", status="completed", date="2026-10-01"),), False),
+])
+def test_dual_blockade_needs_two_her2_agents_in_use(client, orders, history, warn):
+    resources = crc_positive() + [b.variant(P, "KRAS", "p.G12D", origin="tissue"), *history]
+    cards = run(client, "order-sign", resources, orders)
+    assert ("crc.warning.ras-mutant-dual-blockade" in {r for ids in warning_rules(cards) for r in ids}) is warn
+
+
+@pytest.mark.parametrize("resources, orders, tests", [
+    ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["gc.order-test.her2-test-before-chemotherapy"]),
+    ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "18474-7", "HER2 IHC")], []),
+    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["common.order-test.reflex-ish"]),
+    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "49683-6", "HER2 FISH")], []),
+    ([b.gastric(P), b.ihc(P, "3+", date="2023-01-01"), b.medication(P, "trastuzumab", "224905", date="2023-02-01")],
+     [b.draft_order(P, "Enhertu", mid="x")], ["gc.order-test.retest-before-her2-therapy"]),
+])
+def test_order_test_rules(client, resources, orders, tests):
+    cards = run(client, "order-sign", [b.patient(P), *resources], orders)
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
+
+
+@pytest.mark.parametrize("status", ["entered-in-error", "cancelled", "revoked", "completed", "stopped"])
+def test_draft_orders_with_a_closed_status_are_not_spoken_about(client, status):
+    order = b.draft_order(P, "cetuximab", "318341", mid="cx")
+    order["status"] = status
+    assert run(client, "order-sign", crc_positive(), [order]) == []
+
+
+def test_two_failed_agents_give_two_cards(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Tykerb", mid="l"), b.draft_order(P, "Kadcyla", mid="k")])
+    assert warning_rules(cards) == [["gc.warning.lapatinib-failed"], ["gc.warning.t-dm1-failed"]]
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/l"], ["MedicationRequest/k"]]
+
+
+def test_one_order_failing_twice_is_one_card_naming_both_rules(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2024-01-01")]
+    [w] = warnings(run(client, "order-sign", resources, [b.draft_order(P, "Phesgo", mid="ph")]))
+    assert rules(w)[0] == "gc.warning.pertuzumab-failed"
+    assert "gc.warning.trastuzumab-beyond-progression-failed" in rules(w)
+
+
+def test_identical_orders_are_merged_in_every_warning_they_fire(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "0")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, "Kadcyla", mid="k1"), b.draft_order(P, "Kadcyla", mid="k2")])
+    assert warning_rules(cards) == [["gc.warning.t-dm1-failed"], ["common.warning.her2-drug-without-positive", "common.settling-test.none"]]
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/k1", "MedicationRequest/k2"]] * 2
+
+
+def test_warning_detail_names_the_drug_and_the_status(client):
+    [w] = warnings(run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "1+")], [b.draft_order(P, "Herceptin", mid="h")]))
+    assert "trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
+
+
+def test_draft_orders_are_read_past_entries_that_do_not_count(client):
+    closed = b.draft_order(P, "cetuximab", "318341", mid="closed")
+    closed["status"] = "completed"
+    unselected = b.draft_order(P, "oxaliplatin", "32592", mid="other")
+    entries = [{"resource": "not a resource"}, {"resource": {"resourceType": "Observation", "id": "o"}},
+               {"resource": closed}, {"resource": unselected}, {"resource": b.draft_order(P, "cetuximab", "318341", mid="cx")}]
+    request = b.hook_request("order-select", P, crc_positive(), [], ["MedicationRequest/cx"])
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    code, body = call(client, request)
+    assert code == 200 and [delete_targets(w) for w in warnings(body["cards"])] == [["MedicationRequest/cx"]]
+
+
+def test_order_sign_speaks_about_every_order_even_with_selections(client):
+    orders = [b.draft_order(P, "oxaliplatin", "32592", mid="ox"), b.draft_order(P, "cetuximab", "318341", mid="cx")]
+    request = b.hook_request("order-sign", P, crc_positive(), orders)
+    request["context"]["selections"] = ["MedicationRequest/ox"]
+    code, body = call(client, request)
+    assert code == 200 and codes(body["cards"]) == ["anti-egfr-her2-positive"]
+
+
+def test_a_draft_order_without_id_or_not_quite_valid_is_read_as_far_as_possible(client):
+    order = b.draft_order(P, "cetuximab", "318341")
+    del order["id"]
+    order["authoredOn"] = "yesterday"
+    request = b.hook_request("order-sign", P, crc_positive(), [])
+    request["context"]["draftOrders"] = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}
+    code, body = call(client, request)
+    assert code == 200
+    [w] = warnings(body["cards"])
+    assert delete_targets(w) == ["MedicationRequest/?"]
+    notes = [line for line in by_topic(body["cards"], "her2-status")[0]["detail"].splitlines() if "MedicationRequest/?" in line]
+    assert notes and all(line.endswith("; read as far as possible") for line in notes)
+
+
+def test_a_closed_order_before_an_open_one_does_not_hide_it(client):
+    closed = b.draft_order(P, "cetuximab", "318341", mid="closed")
+    closed["status"] = "stopped"
+    cards = run(client, "order-sign", crc_positive(), [closed, b.draft_order(P, "cetuximab", "318341", mid="open")])
+    assert [delete_targets(w) for w in warnings(cards)] == [["MedicationRequest/open"]]
+
+
+def test_selections_only_narrow_order_select(knowledge):
+    from cds_service.fhir_read import parse_resources
+    from cds_service.medications import DrugMatcher
+    from cds_service.orders import read_draft_orders
+
+    orders = [b.draft_order(P, "oxaliplatin", "32592", mid="ox"), b.draft_order(P, "cetuximab", "318341", mid="cx")]
+    context = {"draftOrders": b.collection(orders), "selections": ["MedicationRequest/ox"]}
+    read = lambda selected_only: [u.ref for u in read_draft_orders(  # noqa: E731
+        context, selected_only, parse_resources([]), DrugMatcher(knowledge), knowledge).medications]
+    assert read(True) == ["MedicationRequest/ox"]
+    assert read(False) == ["MedicationRequest/ox", "MedicationRequest/cx"]
+
+
+@pytest.mark.parametrize("results, words", [([b.ihc(P, "1+")], "(IHC 1+)"), ([b.ihc(P, "2+"), b.ish(P, 1.4)], "(IHC 2+, ISH ratio 1.4)")])
+def test_tdxd_her2_low_warning_states_the_results(client, results, words):
+    [w] = warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, "Enhertu", mid="x")]))
+    assert f"Trastuzumab deruxtecan ordered; HER2 status is **low** {words}." in w["detail"]

@@ -5,6 +5,7 @@ import pytest
 
 from tests import fhir_builders as b
 from tests.conftest import by_topic, call, status_ext
+from tests.rule_ids import rules, status_rule, status_rules
 
 P = "p1"
 
@@ -275,3 +276,307 @@ def test_observation_of_another_patient_is_not_used(client):
     cards = run(client, other)
     assert status_ext(cards)["status"] == "not-tested"
     assert "belongs to another patient" in cards[0]["detail"]
+
+
+# ---------------------------------------------------------------- rule by rule (seed figures written here)
+# Expected values are the source's: ISH positive at ratio >= 2.0 (TRIUMPH Table 1), HERACLES > 2 in
+# > 50% of cells, TRIUMPH IHC 3+ > 10% on a surgical specimen, harmonized >= 10%, RC <= 30%.
+
+@pytest.mark.parametrize("score, ratio, status_rule_id, contradiction", [
+    ("0", 1.99, "crc.status.negative", None),
+    ("0", 2.0, "crc.status.positive", "crc.contradiction.ihc0-ish-amplified"),
+    ("0", 2.01, "crc.status.positive", "crc.contradiction.ihc0-ish-amplified"),
+    ("1+", 1.99, "crc.status.low", None),
+    ("1+", 2.0, "crc.status.positive", None),
+    ("2+", 1.99, "crc.status.low", None),
+    ("2+", 2.0, "crc.status.positive", None),
+    ("3+", 1.99, "crc.status.positive", "crc.contradiction.ihc3-ish-negative"),
+    ("3+", 2.0, "crc.status.positive", None),
+])
+def test_ish_ratio_edges_for_every_ihc_score(client, score, ratio, status_rule_id, contradiction):
+    cards = run(client, b.ihc(P, score, 60), b.ish(P, ratio))
+    ids = status_rules(cards)
+    assert status_rule(cards) == status_rule_id
+    contradictions = {r for r in ids if ".contradiction." in r}
+    assert contradictions == ({contradiction} if contradiction else set())
+    assert ("crc.criterion.triumph-tissue" in ids) is (ratio >= 2.0 or score == "3+")
+
+
+@pytest.mark.parametrize("amplified_pct, heracles", [(50, False), (51, True), (None, True)])
+def test_heracles_fish_cell_fraction_edge(client, amplified_pct, heracles):
+    ext = status_ext(run(client, b.ihc(P, "2+", 60), b.ish(P, 2.5, amplified_pct=amplified_pct)))
+    assert ("HERACLES" in ext["criteriaMet"]) is heracles
+
+
+@pytest.mark.parametrize("make, rule_id", [
+    (lambda: [b.ihc(P, "3+", 60)], "crc.status.positive"),
+    (lambda: [b.ihc(P, "indeterminate")], "crc.status.ihc-indeterminate"),
+    (lambda: [b.ihc(P, "2+", 40)], "crc.status.equivocal"),
+    (lambda: [b.ihc(P, "1+")], "crc.status.low"),
+    (lambda: [b.ihc(P, "3+", 9, specimen=None)], "crc.status.ihc3-unassessable"),
+    (lambda: [b.ihc(P, "0")], "crc.status.negative"),
+    (lambda: [b.ish(P, 1.2)], "crc.status.negative"),
+    (lambda: [b.erbb2_cn(P, True, 12)], "crc.status.no-tissue-result"),
+    (lambda: [b.local_value(P, "erbb2-cn-qpcr", 12, origin="tissue")], "crc.status.no-tissue-result"),
+    (lambda: [b.local_value(P, "ctdna-fraction", 5, unit="mg")], "crc.status.no-tissue-result"),
+    (lambda: [], "crc.status.not-tested"),
+])
+def test_status_ladder_rule(client, make, rule_id):
+    assert status_rule(run(client, *make())) == rule_id
+
+
+def test_unreadable_results_are_never_not_tested(client):
+    request = crc_request()
+    del request["prefetch"]["her2Observations"]
+    code, body = call(client, request)
+    assert code == 200
+    assert status_rule(body["cards"]) == "crc.status.results-unreadable"
+    assert "common.missing.results-unreadable" in status_rules(body["cards"])
+    assert by_topic(body["cards"], "her2-testing") == []
+
+
+@pytest.mark.parametrize("history, note", [
+    (lambda: [b.medication(P, "cetuximab", "318341")], True),
+    (lambda: [b.medication(P, "Vectibix")], True),  # panitumumab
+    (lambda: [b.medication(P, "panitumumab", "263034")], True),
+    (lambda: [b.medication(P, "FOLFOX")], False),
+])
+def test_post_anti_egfr_note_for_each_anti_egfr_antibody(client, history, note):
+    cards = run(client, b.ihc(P, "2+", 40), history=history())
+    assert ("crc.note.acquired-after-anti-egfr" in status_rules(cards)) is note
+
+
+@pytest.mark.parametrize("results, present, absent", [
+    ([b.ihc(P, "1+")], {"crc.note.her2-low-tdxd"}, {"crc.note.ihc3-better-response"}),
+    ([b.ihc(P, "3+", 60)], {"crc.note.ihc3-better-response"}, {"crc.note.her2-low-tdxd", "crc.note.triumph-coalterations"}),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], {"crc.note.ihc3-better-response"}, set()),
+    ([b.ihc(P, "1+"), b.ish(P, 2.5)], set(), {"crc.note.ihc3-better-response"}),  # positive by ISH, IHC 1+
+    ([b.ihc(P, "3+", 60), b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False)],
+     {"crc.note.ras-mutant-dual-blockade", "crc.note.ras-cooccurrence", "crc.note.ras-high-clonality-heracles",
+      "crc.note.triumph-coalterations", "crc.note.tdxd-ras-pik3ca"}, set()),
+    ([b.ihc(P, "3+", 60), b.variant(P, "KRAS", "p.G12D", rc=30), b.variant(P, "NRAS", present=False)],
+     {"crc.note.triumph-coalterations", "crc.note.tdxd-ras-pik3ca"},
+     {"crc.note.ras-mutant-dual-blockade", "crc.note.ras-cooccurrence", "crc.note.ras-high-clonality-heracles"}),
+    ([b.ihc(P, "3+", 60), b.variant(P, "KRAS", "p.G12D", origin="tissue"), b.variant(P, "NRAS", present=False, origin="tissue")],
+     {"crc.note.ras-mutant-dual-blockade", "crc.note.ras-cooccurrence"},
+     {"crc.note.ras-high-clonality-heracles", "crc.note.tdxd-ras-pik3ca"}),
+    ([b.ihc(P, "3+", 60), b.variant(P, "BRAF", "p.V600E", origin="tissue")], {"crc.note.triumph-coalterations"}, set()),
+    ([b.ihc(P, "0"), b.variant(P, "BRAF", "p.V600E", origin="tissue")], set(), {"crc.note.triumph-coalterations"}),
+    ([b.ihc(P, "3+", 60), b.variant(P, "PIK3CA", "p.E545K", vaf=10)], {"crc.note.tdxd-ras-pik3ca"}, set()),
+    ([b.ihc(P, "3+", 60), b.variant(P, "PIK3CA", "p.E545K", origin="tissue")], set(), {"crc.note.tdxd-ras-pik3ca"}),
+    ([b.erbb2_cn(P, False)], {"crc.note.ctdna-false-negative", "crc.note.ctdna-low-shedding"}, set()),
+    ([b.erbb2_cn(P, True, 12)], set(), {"crc.note.ctdna-false-negative", "crc.note.ctdna-low-shedding"}),
+])
+def test_evidence_notes_fire_and_their_twins_do_not(client, results, present, absent):
+    ids = set(status_rules(run(client, *results)))
+    assert present <= ids and not absent & ids
+
+
+@pytest.mark.parametrize("results, missing", [
+    ([], {"crc.missing.ihc", "crc.missing.ish", "crc.missing.plasma"}),
+    ([b.ihc(P, "2+", 40)], {"crc.missing.ish", "crc.missing.plasma"}),
+    ([b.ihc(P, "3+", 60)], {"crc.missing.plasma"}),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12)], {"crc.missing.ras-status"}),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)], set()),
+])
+def test_missing_pieces(client, results, missing):
+    assert {r for r in status_rules(run(client, *results)) if ".missing." in r} == missing
+
+
+def test_non_metastatic_crc_says_the_criteria_concern_metastatic_disease(client):
+    code, body = call(client, b.hook_request("patient-view", P, [b.patient(P), b.crc(P), b.ihc(P, "3+", 60)]))
+    assert "crc.missing.not-metastatic" in status_rules(body["cards"])
+
+
+@pytest.mark.parametrize("results, contradiction", [
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 12)], "crc.contradiction.tissue-negative-plasma-amplified"),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, False)], "crc.contradiction.tissue-positive-plasma-negative"),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, False, origin="tissue")], "crc.contradiction.tissue-ngs-not-amplified"),
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 30, origin="tissue")], "crc.contradiction.tissue-ngs-amplified"),
+])
+def test_contradictions_between_specimens(client, results, contradiction):
+    assert contradiction in status_rules(run(client, *results))
+
+
+@pytest.mark.parametrize("results, tests", [
+    ([b.ihc(P, "2+", 40)], ["crc.test.reflex-ish"]),
+    ([b.ihc(P, "3+", 9, specimen=None)], ["crc.test.reflex-ish-ihc3-unassessable"]),
+    ([b.erbb2_cn(P, False)], ["crc.test.tissue-after-negative-plasma"]),
+    ([], ["crc.test.tissue-test"]),
+    ([b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False)], ["crc.test.tissue-test"]),
+    ([b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)], []),
+    ([b.ihc(P, "0")], []),
+])
+def test_test_suggestion_rules(client, results, tests):
+    cards = run(client, *results)
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
+
+
+@pytest.mark.parametrize("kind, value, rule_id", [
+    ("qpcr", 9.45, "crc.cutoff.heracles-tissue-qpcr"), ("ngs", 68.7, "crc.cutoff.triumph-tissue-ngs"),
+    ("apcn", 16.7, "crc.cutoff.triumph-plasma-apcn"), ("apcn", 25.82, "crc.cutoff.heracles-plasma-apcn"),
+    ("apcn", 30.9, "crc.cutoff.destiny-crc01-plasma-apcn"),
+])
+def test_cutoff_rules_on_the_status_card(client, kind, value, rule_id):
+    result = {"apcn": lambda: b.apcn(P, value), "ngs": lambda: b.erbb2_cn(P, True, value, origin="tissue"),
+              "qpcr": lambda: b.local_value(P, "erbb2-cn-qpcr", value, origin="tissue")}[kind]()
+    ids = status_rules(run(client, b.ihc(P, "3+", 80), result))
+    apcn = {"crc.cutoff.triumph-plasma-apcn", "crc.cutoff.heracles-plasma-apcn", "crc.cutoff.destiny-crc01-plasma-apcn"}
+    assert rule_id in ids
+    assert {r for r in ids if ".cutoff." in r} == (apcn if kind == "apcn" else {rule_id})  # same measurement only
+
+
+def test_therapy_rules_and_their_caveats(client):
+    cards = run(client, b.ihc(P, "3+", 80), b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False))
+    by_regimen = {tuple(c["extension"]["her2cds"]["regimen"]): rules(c) for c in by_topic(cards, "her2-therapy")}
+    assert by_regimen[("pertuzumab", "trastuzumab")][0] == "crc.therapy.pertuzumab-trastuzumab"
+    dual = [("pertuzumab", "trastuzumab"), ("lapatinib", "trastuzumab"), ("trastuzumab", "tucatinib"),
+            ("pertuzumab", "trastuzumab emtansine")]
+    for regimen in dual:
+        assert "crc.therapy-note.ras-mutant" in by_regimen[regimen]
+    tdxd = by_regimen[("trastuzumab deruxtecan",)]
+    assert "crc.therapy-note.ras-mutant" not in tdxd
+    assert {"crc.therapy-note.tdxd-ras-pik3ca", "common.safety.tdxd-ild", "crc.therapy-note.first-line-trial"} <= set(tdxd)
+    assert "crc.therapy-note.weak-evidence" in by_regimen[("pertuzumab", "trastuzumab emtansine")]
+    assert all("crc.therapy-note.weak-evidence" not in ids for regimen, ids in by_regimen.items()
+               if regimen != ("pertuzumab", "trastuzumab emtansine"))
+
+
+def test_later_line_therapy_cards_carry_no_first_line_caveat(client):
+    cards = run(client, b.ihc(P, "3+", 80), history=[b.medication(P, "FOLFOX")])
+    assert not any("crc.therapy-note.first-line-trial" in rules(c) for c in by_topic(cards, "her2-therapy"))
+
+
+def test_plasma_only_positive_names_the_therapies_not_shown(client):
+    cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)))
+    assert "crc.therapy-gap.plasma-only" in status_rules(cards)
+    assert cards[0]["detail"].count("positive by plasma only") == 4
+    assert "- Trastuzumab + lapatinib: its evidence is from tissue-positive patients" in cards[0]["detail"]
+
+
+@pytest.mark.parametrize("results, listed", [
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.0)], False),  # NCT05356897: ratio > 2.2
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], True),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.5, copies=6.5)], True),  # or gene copy number > 6
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.5, copies=5)], False),
+])
+def test_nct05356897_ratio_and_copy_number_cut_offs(client, results, listed):
+    trials = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT05356897" in (trials[0]["extension"]["her2cds"]["trials"] if trials else [])) is listed
+
+
+@pytest.mark.parametrize("results, listed", [
+    ([b.ihc(P, "3+", 50)], False),  # NCT04380012: IHC 3+ or 2+ in more than 50% ..., ratio >= 2.0
+    ([b.ihc(P, "3+", 51)], True),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.99)], False),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.0)], True),
+])
+def test_nct04380012_cell_fraction_and_ratio(client, results, listed):
+    trials = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT04380012" in (trials[0]["extension"]["her2cds"]["trials"] if trials else [])) is listed
+
+
+def test_trial_card_names_the_offer_rule_each_trial_and_its_notes(client):
+    cards = run(client, b.ihc(P, "3+", 80), history=[b.medication(P, "FOLFOX")])
+    ids = rules(by_topic(cards, "her2-trials")[0])
+    assert ids[0] == "common.trial-offer.source-status"
+    assert {"crc.trial.nct05253651", "common.trial.nct03929666", "common.trial-note.first-line",
+            "common.trial-note.criterion-not-given", "common.trial-note.previously-treated",
+            "common.trial-note.criterion-interpreted"} <= set(ids)
+    assert not {"crc.trial.nct03365882", "crc.trial.nct04744831", "crc.trial.nct04460456"} & set(ids)
+
+
+@pytest.mark.parametrize("results, listed", [
+    ([b.ihc(P, "2+", 40), b.ish(P, 2.5)], False),  # NCT04380012: IHC 2+ must be in more than 50% of cells
+    ([b.ihc(P, "2+", 50), b.ish(P, 2.5)], False),
+    ([b.ihc(P, "2+", 51), b.ish(P, 2.5)], True),
+])
+def test_nct04380012_ihc_2plus_cell_fraction(client, results, listed):
+    trials = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT04380012" in trials[0]["extension"]["her2cds"]["trials"]) is listed
+
+
+def _client_with_registry(tmp, trials, missing=()):
+    """The service with a registry overlay stored in its database (refreshed now)."""
+    from datetime import UTC, datetime
+
+    from cds_service.app import create_app
+    from cds_service.knowledge import load_knowledge
+    from cds_service.settings import Settings
+    from cds_service.storage import Store
+
+    url = f"sqlite:///{tmp}/db.sqlite3"
+    Store(url).save_trial_overlay(datetime.now(UTC), "test", load_knowledge().version, trials, list(missing))
+    return create_app(Settings.from_env({"DATABASE_URL": url})).test_client()
+
+
+@pytest.fixture(scope="module")
+def registry_client(tmp_path_factory, knowledge):
+    """The service with a registry overlay that lists every trial as recruiting."""
+    return _client_with_registry(tmp_path_factory.mktemp("overlay"), {t["nct"]: {"overallStatus": "RECRUITING"} for t in knowledge.trials})
+
+
+@pytest.mark.parametrize("ratio, listed", [(1.99, False), (2.0, True)])
+def test_trials_the_source_lists_as_closed_keep_their_own_ratio_when_the_registry_reopens_them(registry_client, ratio, listed):
+    # S1613 (NCT03365882) and DESTINY-CRC02 (NCT04744831): "IHC 3+ or IHC 2+ and ISH ... ratio >= 2.0" (Table 3)
+    trials = by_topic(run(registry_client, b.ihc(P, "2+", 60), b.ish(P, ratio)), "her2-trials")[0]
+    offered = set(trials["extension"]["her2cds"]["trials"])
+    assert {"NCT03365882", "NCT04744831"} <= offered if listed else not {"NCT03365882", "NCT04744831"} & offered
+
+
+def test_the_status_card_names_what_is_missing_and_the_results_used(client):
+    cards = run(client, b.ihc(P, "0"))
+    assert cards[0]["summary"] == "HER2-negative (colorectal): IHC 0, biopsy specimen"
+    detail = cards[0]["detail"]
+    assert "- no plasma (ctDNA) ERBB2 result" in detail and "- IHC 0, biopsy specimen — 2024-03-01" in detail
+    untested = run(client)[0]["detail"]
+    assert "- no HER2 IHC result\n- no ISH result\n- no plasma (ctDNA) ERBB2 result" in untested
+
+
+def test_ihc_3plus_below_every_cut_off_with_negative_ish_is_negative(client):
+    cards = run(client, b.ihc(P, "3+", 5, specimen="Colon resection specimen"), b.ish(P, 1.2))
+    assert status_rule(cards) == "crc.status.negative"
+
+
+def test_tissue_and_plasma_basis_in_that_order(client):
+    ext = status_ext(run(client, b.ihc(P, "3+", 80), *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False))))
+    assert ext["basis"] == ["tissue", "plasma"]
+
+
+def test_copy_number_lower_group_and_unadjusted_plasma_copy_number(client):
+    cards = run(client, b.ihc(P, "3+", 80), b.apcn(P, 10), b.erbb2_cn(P, True, copy_number=20))
+    detail = cards[0]["detail"]
+    assert "adjusted plasma copy number (ApCN) 10 < 16.7 (TRIUMPH: lower group;" in detail
+    assert "Plasma copy number 20 is not adjusted for ctDNA fraction" in detail
+    assert "crc.finding.plasma-cn-not-adjusted" in status_rules(cards)
+
+
+def test_therapy_caveats_are_placed_and_quote_their_note(client):
+    cards = run(client, b.ihc(P, "3+", 80), b.variant(P, "PIK3CA", "p.E545K", vaf=10))
+    by_regimen = {tuple(c["extension"]["her2cds"]["regimen"]): c["detail"] for c in by_topic(cards, "her2-therapy")}
+    weak = by_regimen[("pertuzumab", "trastuzumab emtansine")]
+    assert weak.index("Weak evidence: the lowest response rate") < weak.index("**Evidence**")
+    tdxd = by_regimen[("trastuzumab deruxtecan",)]
+    patient = tdxd.split("**For this patient**")[1]
+    assert "- In DESTINY-CRC01 (exploratory), T-DXd responses were seen with or without plasma RAS or PIK3CA mutations." in patient
+
+
+@pytest.fixture(scope="module")
+def mixed_registry_client(tmp_path_factory):
+    """A registry overlay: MOUNTAINEER-03 completed, S1613 recruiting, SBT6050 completed, BDC-1001 unknown."""
+    trials = {"NCT05253651": {"overallStatus": "COMPLETED"}, "NCT03365882": {"overallStatus": "RECRUITING"},
+              "NCT04460456": {"overallStatus": "COMPLETED"}, "NCT04704661": {"overallStatus": "RECRUITING"}}
+    return _client_with_registry(tmp_path_factory.mktemp("overlay-mixed"), trials, missing=["NCT04278144"])
+
+
+def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mixed_registry_client):
+    [card] = by_topic(run(mixed_registry_client, b.ihc(P, "3+", 80)), "her2-trials")
+    assert card["extension"]["her2cds"]["trials"] == ["NCT03365882", "NCT04704661"]
+    ids = rules(card)
+    assert {"crc.trial.nct05253651", "crc.trial.nct04278144"} <= set(ids) and "crc.trial.nct04460456" not in ids
+    closed = card["detail"].split("**Matching but not open in the registry:**")[1]
+    assert "NCT05253651 MOUNTAINEER-03: registry status COMPLETED on" in closed
+    assert "NCT04278144 BDC-1001 ± nivolumab: not found in the registry" in closed
+    assert "NCT04460456" not in card["detail"]  # closed in the source and in the registry
+    assert ("HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+. "
+            "Status: registry status on") in card["detail"]

@@ -5,6 +5,7 @@ import pytest
 
 from tests import fhir_builders as b
 from tests.conftest import by_topic, call, status_ext
+from tests.rule_ids import rules, status_rule, status_rules
 
 P = "g1"
 
@@ -128,3 +129,143 @@ def test_unreadable_diagnosis_is_not_called_missing(client):
     assert card["source"]["topic"]["code"] == "out-of-scope"
     assert card["summary"] == "HER2 rules not applied: diagnosis records could not be read"
     assert "Condition/old is not valid FHIR R4" in card["detail"] and "No diagnosis is on file" not in card["detail"]
+
+
+# ---------------------------------------------------------------- rule by rule (seed figures written here)
+# ToGA: IHC 3+, or IHC 2+ with FISH HER2/CEP17 >= 2; IHC 0/1+ despite FISH positivity: no benefit.
+
+@pytest.mark.parametrize("score, ratio, status_rule_id, exception", [
+    ("2+", 1.99, "gc.status.low", False),
+    ("2+", 2.0, "gc.status.positive", False),
+    ("2+", 2.01, "gc.status.positive", False),
+    ("1+", 1.99, "gc.status.low", False),
+    ("1+", 2.0, "gc.status.low", True),
+    ("0", 1.99, "gc.status.negative", False),
+    ("0", 2.0, "gc.status.negative", True),
+    ("3+", 1.99, "gc.status.positive", False),
+])
+def test_toga_ratio_edges_and_the_low_ihc_exception(client, score, ratio, status_rule_id, exception):
+    cards = run(client, b.ihc(P, score, specimen="Gastric biopsy"), b.ish(P, ratio))
+    ids = status_rules(cards)
+    assert status_rule(cards) == status_rule_id
+    assert ("gc.note.ish-positive-low-ihc" in ids) is exception
+    assert ("gc.contradiction.ihc3-ish-negative" in ids) is (score == "3+" and ratio < 2.0)
+
+
+@pytest.mark.parametrize("make, rule_id", [
+    (lambda: [b.ihc(P, "indeterminate")], "gc.status.ihc-indeterminate"),
+    (lambda: [b.ihc(P, "2+")], "gc.status.equivocal"),
+    (lambda: [b.ihc(P, "1+")], "gc.status.low"),
+    (lambda: [b.ihc(P, "0")], "gc.status.negative"),
+    (lambda: [b.ish(P, 3.0)], "gc.status.ish-without-ihc"),
+    (lambda: [b.local_value(P, "ctdna-fraction", 5, unit="mg")], "gc.status.ish-without-ihc"),
+    (lambda: [b.erbb2_cn(P, True, 30)], "gc.status.not-tested"),
+    (lambda: [], "gc.status.not-tested"),
+])
+def test_status_ladder_rule(client, make, rule_id):
+    assert status_rule(run(client, *make())) == rule_id
+
+
+def test_unreadable_results_are_never_not_tested(client):
+    request = b.hook_request("patient-view", P, [b.patient(P), b.gastric(P), b.liver_mets(P)])
+    del request["prefetch"]["her2Observations"]
+    code, body = call(client, request)
+    assert status_rule(body["cards"]) == "gc.status.results-unreadable"
+    assert by_topic(body["cards"], "her2-testing") == []
+
+
+@pytest.mark.parametrize("score", ["0", "1+", "2+", "3+"])
+def test_table_3_meaning_of_each_ihc_score(client, score):
+    ids = status_rules(run(client, b.ihc(P, score)))
+    assert [r for r in ids if r.startswith("gc.finding.ihc-")] == [f"gc.finding.ihc-{score[0]}-meaning"]
+
+
+@pytest.mark.parametrize("results, history, predates", [
+    ([b.ihc(P, "3+", date="2023-01-15")], [b.medication(P, "trastuzumab", "224905", date="2023-02-01")], "met"),
+    ([b.ihc(P, "3+", date="2023-03-01")], [b.medication(P, "trastuzumab", "224905", date="2023-02-01")], "not"),
+    ([b.ihc(P, "3+", date="2023-01-15"), b.ish(P, 2.5, date="2023-03-01")],
+     [b.medication(P, "trastuzumab", "224905", date="2023-02-01")], "not"),  # the most recent tissue result counts
+    ([b.ihc(P, "3+", date="2023-01-15")], [{**b.medication(P, "trastuzumab", "224905"), "authoredOn": None}], "unknown"),
+    ([b.ihc(P, "3+", date="2023-01-15")], [b.medication(P, "cisplatin", "2555", date="2023-02-01")], "not"),
+])
+def test_results_predating_trastuzumab(client, results, history, predates):
+    cards = run(client, *results, history=history)
+    ids = status_rules(cards)
+    tests = [rules(c)[0] for c in by_topic(cards, "her2-testing")]
+    assert ("gc.note.her2-loss" in ids) is (predates == "met")
+    assert (tests == ["gc.test.retest-after-trastuzumab"]) is (predates == "met")
+    assert ("gc.finding.trastuzumab-start-unknown" in ids) is (predates == "unknown")
+
+
+@pytest.mark.parametrize("history, therapies", [
+    ([], ["gc.therapy.trastuzumab-chemotherapy", "gc.therapy.pembrolizumab-trastuzumab-chemotherapy"]),
+    ([b.medication(P, "trastuzumab", "224905", date="2023-02-01")], ["gc.therapy.trastuzumab-deruxtecan", "gc.therapy.disitamab-vedotin"]),
+    ([b.medication(P, "oxaliplatin", "32592", date="2023-02-01")], []),
+])
+def test_therapies_by_line(client, history, therapies):
+    cards = run(client, b.ihc(P, "3+", date="2024-01-01"), history=history)
+    assert [rules(c)[0] for c in by_topic(cards, "her2-therapy")] == therapies
+    assert ("gc.therapy-gap.no-regimen-applies" in status_rules(cards)) is (not therapies)
+
+
+@pytest.mark.parametrize("status", ["not-taken", "intended"])
+def test_trastuzumab_not_taken_or_only_intended_is_not_history(client, status):
+    statement = b.medication(P, "trastuzumab", "224905", status=status, date="2023-02-01", rtype="MedicationStatement")
+    cards = run(client, b.ihc(P, "3+", date="2023-01-15"), history=[statement])
+    assert [rules(c)[0] for c in by_topic(cards, "her2-therapy")] == [
+        "gc.therapy.trastuzumab-chemotherapy", "gc.therapy.pembrolizumab-trastuzumab-chemotherapy"]
+    assert by_topic(cards, "her2-testing") == []
+
+
+def test_confirm_her2_first_caveat_on_both_post_trastuzumab_therapies(client):
+    cards = run(client, b.ihc(P, "3+", date="2023-01-15"), history=[b.medication(P, "trastuzumab", "224905", date="2023-02-01")])
+    for card in by_topic(cards, "her2-therapy"):
+        assert "gc.therapy-note.confirm-her2-first" in rules(card)
+    assert "common.safety.tdxd-ild" in rules(by_topic(cards, "her2-therapy")[0])
+
+
+@pytest.mark.parametrize("results, notes", [
+    ([b.ihc(P, "1+")], {"gc.note.her2-low-tdxd"}),
+    ([b.ihc(P, "2+"), b.ish(P, 1.5)], {"gc.note.her2-low-tdxd"}),
+    ([b.ihc(P, "3+"), b.apcn(P, 40)], {"gc.note.no-plasma-criterion"}),
+    ([b.ihc(P, "3+")], set()),
+])
+def test_gastric_notes(client, results, notes):
+    assert {r for r in status_rules(run(client, *results)) if ".note." in r} == notes
+
+
+@pytest.mark.parametrize("results, tests", [
+    ([b.ihc(P, "2+")], ["gc.test.reflex-ish"]),
+    ([], ["gc.test.her2-test"]),
+    ([b.ish(P, 3.0)], ["gc.test.her2-test"]),
+    ([b.ihc(P, "0")], []),
+])
+def test_test_suggestion_rules(client, results, tests):
+    assert [rules(c)[0] for c in by_topic(run(client, *results), "her2-testing")] == tests
+
+
+def test_trial_notes_by_line(client):
+    cards = run(client, b.ihc(P, "3+"), history=[b.medication(P, "oxaliplatin", "32592")])
+    trials = by_topic(cards, "her2-trials")[0]
+    assert "common.trial-note.first-line" in rules(trials)
+    assert "first-line trial; prior systemic therapy is on file" in trials["detail"]
+
+
+def test_no_regimen_applies_is_said(client):
+    cards = run(client, b.ihc(P, "3+", date="2024-01-01"), history=[b.medication(P, "oxaliplatin", "32592")])
+    assert "- Prior systemic therapy without trastuzumab is on file: the first-line HER2 regimens" in cards[0]["detail"]
+
+
+def test_findings_order_meaning_data_notes_then_unknown_start(client):
+    ignored = b.ihc(P, "2+", oid="bad", status="entered-in-error")
+    cards = run(client, b.ihc(P, "3+", date="2023-01-15"), ignored,
+                history=[{**b.medication(P, "trastuzumab", "224905"), "authoredOn": None}])
+    notes = cards[0]["detail"].split("**Notes**")[1]
+    meaning, ignored_at, start = (notes.index("Gastric IHC 3+ (Table 3)"), notes.index("Observation/bad ignored"),
+                                  notes.index("Trastuzumab is in the history without a start date"))
+    assert meaning < ignored_at < start
+
+
+def test_copy_number_cut_offs_are_colorectal_only(client):
+    ids = status_rules(run(client, b.ihc(P, "3+"), b.apcn(P, 40)))
+    assert not [r for r in ids if ".cutoff." in r]

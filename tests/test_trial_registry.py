@@ -15,8 +15,6 @@ import pytest
 
 from cds_service.app import create_app
 from cds_service.cli import main
-from cds_service.knowledge import iter_sources
-from cds_service.report import build, render_html, render_markdown
 from cds_service.settings import Settings
 from cds_service.storage import Store
 from cds_service.trial_registry import OverlayReader, RefreshError, refresh
@@ -257,28 +255,3 @@ def test_knowledge_version_in_discovery_cards_and_audit(tmp_path, knowledge):
     cards = call(client, load_request("crc-ihc3-positive"))[1]["cards"]
     assert all(label in c["source"]["label"] for c in cards)
     assert app.extensions["her2cds"]["store"].audits()[-1].knowledge_version == knowledge.version
-
-
-@pytest.mark.parametrize("fmt", ["md", "html"])
-def test_report_lists_every_entry_with_its_quote_and_scenarios(knowledge, fmt):
-    items = build(knowledge)
-    text = render_markdown(knowledge, items) if fmt == "md" else render_html(knowledge, items)
-    assert knowledge.version_label in text
-    for name, doc in knowledge.raw.items():
-        for _, src in iter_sources(doc):
-            quote = (
-                src["quote"]
-                if fmt == "md"
-                else src["quote"]
-                .replace("&", "&amp;")
-                .replace("<", "&lt;")
-                .replace(">", "&gt;")
-                .replace('"', "&quot;")
-                .replace("'", "&#x27;")
-            )
-            assert quote in text, (name, src["quote"])
-    for trial in knowledge.trials:
-        assert trial["nct"] in text
-    never_offered = {t["nct"] for t in knowledge.trials if t["status_class"] in ("active-not-recruiting", "not-stated")}
-    unexercised = [i.key for i in items if not i.scenarios and i.section != "Other cited statements"]
-    assert unexercised and all(key.split(":", 1)[1] in never_offered for key in unexercised), unexercised

@@ -41,8 +41,8 @@ def order_cards(engine: Engine, request: HookRequest, data: PatientData, selecte
     cards = [engine.cards.status_card(a, both_types=len(assessments) > 1) for a in assessments]
     cards += [engine.cards.warning_card(w, request.patient_id)
               for w in order_warnings(engine.knowledge, engine.matcher, facts, assessments, orders)]
-    cards += [engine.cards.testing_card(sid, detail, request.patient_id, indicator="warning")
-              for sid, detail in order_tests(engine.matcher, assessments, orders)]
+    cards += [engine.cards.testing_card(due, request.patient_id, indicator="warning")
+              for due in order_tests(engine.matcher, assessments, orders)]
     return cards
 
 

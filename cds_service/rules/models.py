@@ -1,0 +1,383 @@
+"""Typed models of the knowledge files in cards/ (pydantic); the JSON Schemas in cards/schema/ are
+generated from them:
+
+    python -m cds_service.rules.models      # rewrite cards/schema/*.schema.json
+
+(cards/codes.yaml, the input-code contract, keeps its own hand-kept schema.) The models check the
+shape; the rule book then checks ids, references, facts and citations across files.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Condition = dict[str, Any]
+Status = Literal["positive", "equivocal", "low", "negative", "indeterminate", "not-tested"]
+StatusClass = Literal["recruiting", "not-yet-recruiting", "active-not-recruiting", "ongoing", "not-stated"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Model):
+    """A citation: seed file, section or table, and a verbatim quote of at most 25 words."""
+
+    file: str
+    section: str
+    quote: str
+
+
+class Part(Model):
+    """A piece of a template, kept when `when` holds."""
+
+    text: str
+    when: Condition | None = None
+
+
+Template = str | list[Part]
+
+
+class Rule(Model):
+    """Common to every rule: its id (<crc|gc|common>.<kind>.<name>) and its citation or policy."""
+
+    id: str = Field(pattern=r"^(crc|gc|common)\.[a-z-]+\.[a-z0-9][a-z0-9.-]*$")
+    label: str | None = None
+    source: Source | None = None
+    sources: list[Source] = []
+    policy: str | None = Field(None, description="a service decision the sources do not make, stated for review")
+
+
+class Cited(Model):
+    text: str
+    source: Source
+
+
+# ---------------------------------------------------------------- thresholds, criteria, status
+
+class Threshold(Rule):
+    value: float
+
+
+class ThresholdsFile(Model):
+    thresholds: list[Threshold]
+
+
+class Arm(Model):
+    label: str
+    all: Condition
+    source: Source | None = None
+
+
+class Criterion(Rule):
+    code: str = Field(description="the name on cards and in extension.her2cds.criteriaMet")
+    label: str
+    basis: Literal["tissue", "plasma"]
+    arms: list[Arm]
+
+
+class Definition(Rule):
+    label: str
+    when: Condition | None = None
+    function: str | None = Field(None, description="a named rule function, for a condition that cannot be data")
+    params: dict[str, Any] | None = None
+
+
+class StatusRule(Rule):
+    status: Status
+    label: str
+    when: Condition | None = None
+
+
+class CriteriaFile(Model):
+    tumor_type: Literal["colorectal", "gastric"]
+    criteria: list[Criterion]
+    definitions: list[Definition]
+    status: list[StatusRule]
+
+
+# ---------------------------------------------------------------- statements on the status card
+
+class Statement(Rule):
+    when: Condition | None = None
+    text: Template | None = None
+    function: str | None = None
+    params: dict[str, Any] | None = None
+    after_data_notes: bool = False
+
+
+class StatementsFile(Model):
+    contradictions: list[Statement]
+    missing: list[Statement]
+    findings: list[Statement]
+    scope: list[Statement]
+
+
+class Measurement(Model):
+    label: str
+    fact: str
+
+
+class Cutoff(Rule):
+    measurement: str
+    cutoff: float
+    higher_group: Literal["ge", "gt"]
+    trial: str
+    result: str
+
+
+class CutoffsFile(Model):
+    tumor_type: Literal["colorectal"]
+    measurements: dict[str, Measurement]
+    cutoffs: list[Cutoff]
+    favourable_group_note: Cited
+    notes: list[Statement]
+
+
+class Note(Rule):
+    when: Condition | None = None
+    text: str
+
+
+class NotesFile(Model):
+    notes: list[Note]
+
+
+# ---------------------------------------------------------------- therapies
+
+class Therapy(Rule):
+    regimen: list[str]
+    title: str
+    when: Condition | None = None
+    dual_blockade: bool
+    safety: str | None = None
+    evidence: list[Cited]
+    population: Cited
+
+
+class Safety(Rule):
+    text: str
+
+
+class Caveat(Rule):
+    placement: Literal["lead", "patient"] = "patient"
+    therapies: list[str] | None = None
+    applies_to: dict[str, Any] | None = None
+    when: Condition | None = None
+    note: str | None = None
+    text: Template
+
+
+class Gap(Rule):
+    each_therapy_not_shown: bool = False
+    when: Condition | None = None
+    text: Template
+
+
+class TherapiesFile(Model):
+    therapies: list[Therapy]
+    safety: list[Safety]
+    caveats: list[Caveat]
+    gaps: list[Gap]
+
+
+# ---------------------------------------------------------------- trials
+
+class CriterionSet(Model):
+    label: str
+    arms: list[Arm]
+
+
+class TrialHer2(Model):
+    text: str
+    arms: list[Arm] | None = None
+    ref: str | None = None
+    given_in_source: bool = True
+    note: str | None = None
+
+
+class Trial(Rule):
+    nct: str = Field(pattern=r"^NCT\d{8}$")
+    name: str
+    phase: str
+    regimen: str
+    line: Literal["first", "previously-treated", "not-stated"]
+    status_words: str
+    status_class: StatusClass
+    her2: TrialHer2
+    source: Source
+
+
+class OfferRule(Rule):
+    when: Condition | None = None
+    offered_status_classes: list[StatusClass]
+
+
+class TrialNote(Rule):
+    when: Condition | None = None
+    text: Template
+
+
+class TrialsFile(Model):
+    offer: list[OfferRule]
+    trial_notes: list[TrialNote]
+    criterion_sets: dict[str, CriterionSet]
+    trials: list[Trial]
+
+
+# ---------------------------------------------------------------- order warnings
+
+class OverrideReason(Model):
+    code: str
+    display: str
+
+
+class WarningRule(Rule):
+    code: str = Field(description="the warning code on the card (extension.her2cds.warning)")
+    indicator: Literal["info", "warning"]
+    title: str
+    group: Literal["per-order", "all-orders"] = "per-order"
+    settling_test: bool = False
+    when: Condition | None = None
+    unless: Condition | None = None
+    detail: list[Template]
+    evidence: list[Cited]
+
+
+class WarningsFile(Model):
+    override_reasons: list[OverrideReason]
+    warnings: list[WarningRule]
+
+
+# ---------------------------------------------------------------- testing
+
+class Coding(Model):
+    system: str
+    code: str
+    display: str
+
+
+class LabTest(Model):
+    code: Coding
+    label: str
+    note: str | None = None
+
+
+class Suggestion(Model):
+    id: str
+    title: str
+    tests: list[str]
+    reason: str
+    sources: list[Source]
+
+
+class SuggestionRule(Rule):
+    suggestion: str
+    when: Condition | None = None
+    detail: Template
+
+
+class SettlingRule(Rule):
+    when: Condition | None = None
+    tests: list[str]
+    reason: str
+
+
+class HER2TestsFile(Model):
+    tests: dict[str, LabTest]
+    suggestions: list[Suggestion]
+    rules: list[SuggestionRule]
+    order_rules: list[SuggestionRule]
+    settling: list[SettlingRule]
+
+
+# ---------------------------------------------------------------- drugs and sources
+
+class Drug(Model):
+    id: str
+    rxnorm: list[str]
+    names: list[str]
+    classes: list[str]
+    source: Source | None = None
+
+
+class Combination(Model):
+    names: list[str]
+    ingredients: list[str]
+
+
+class MedicationStatuses(Model):
+    history_excluded: list[str]
+    draft_order_ignored: list[str]
+    in_use: list[str | None]
+
+
+class DrugsFile(Model):
+    contract: str
+    rxnorm_system: str
+    drugs: list[Drug]
+    combinations: list[Combination]
+    high_dose_words: list[str]
+    systemic_classes: list[str]
+    statuses: MedicationStatuses
+
+
+class Document(Model):
+    file: str
+    key: Literal["crc", "gc"]
+    label: str
+    url: str | None
+    date: str | None
+    date_label: str
+    source: Source
+
+
+class SourcesFile(Model):
+    knowledge_date: str
+    documents: list[Document]
+
+
+FILE_MODELS: dict[str, type[Model]] = {
+    "sources": SourcesFile,
+    "thresholds": ThresholdsFile,
+    "crc-criteria": CriteriaFile,
+    "gastric-criteria": CriteriaFile,
+    "statements": StatementsFile,
+    "copy-number-cutoffs": CutoffsFile,
+    "evidence-notes": NotesFile,
+    "therapies": TherapiesFile,
+    "trials": TrialsFile,
+    "warnings": WarningsFile,
+    "testing": HER2TestsFile,
+    "drugs": DrugsFile,
+}
+
+
+def json_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of one knowledge file, generated from its model."""
+    schema = FILE_MODELS[name].model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema, "title": f"cards/{name}.yaml"}
+
+
+def schema_text(name: str) -> str:
+    return json.dumps(json_schema(name), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    paths = []
+    for name in FILE_MODELS:
+        path = directory / "schema" / f"{name}.schema.json"
+        path.write_text(schema_text(name), encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    from ..knowledge import default_knowledge_dir
+
+    for written in write_schemas(Path(sys.argv[1]) if len(sys.argv) > 1 else default_knowledge_dir()):
+        print(written)

@@ -1,0 +1,120 @@
+"""The facts a rule condition or a card template can name, built from the patient's Facts.
+
+Every name a knowledge file uses must be listed here (checked when the knowledge is loaded), so a
+misspelt fact is an error at start-up, never a rule that silently stays unknown.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..facts import Facts
+
+
+RESULT_KINDS = ("ihc", "ish", "ngs_tissue", "qpcr", "ngs_plasma", "apcn", "ctdna_fraction")
+
+VOCABULARY: dict[str, str] = {
+    "tumour": "tumour type being assessed: colorectal | gastric",
+    "ihc_score": "most recent HER2 IHC score: 0, 1+, 2+, 3+ or indeterminate",
+    "ihc_percent_cells": "% of tumour cells stained in that IHC",
+    "ihc_specimen": "specimen of that IHC: biopsy | surgical",
+    "ish_ratio": "most recent ISH HER2/CEP17 ratio",
+    "ish_copies_per_cell": "HER2 copies per cell in that ISH",
+    "ish_percent_cells_amplified": "% of cells amplified in that ISH",
+    "plasma_erbb2_amplified": "most recent plasma (ctDNA) NGS: ERBB2 amplified true | false",
+    "plasma_copy_number": "ERBB2 copy number of that plasma NGS (not adjusted for ctDNA fraction)",
+    "tissue_ngs_amplified": "most recent tissue NGS: ERBB2 amplified true | false",
+    "tissue_cn_ngs": "ERBB2 copy number of that tissue NGS",
+    "tissue_cn_qpcr": "most recent tissue ERBB2 copy number by qPCR",
+    "apcn": "most recent adjusted plasma copy number (ApCN)",
+    "ctdna_fraction": "most recent ctDNA fraction, %",
+    "result_kinds": f"kinds of HER2 result on file: {', '.join(RESULT_KINDS)}",
+    "unusable_results": "number of HER2/RAS results on file that could not be used",
+    "observations_available": "the HER2 results could be read from the EHR",
+    "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
+    "line": "first (no systemic anticancer drug in the history) | later",
+    "history_drugs": "drugs in the medication history",
+    "history_classes": "drug classes in the medication history",
+    "variant_genes": "genes with a variant present (any specimen)",
+    "plasma_variant_genes": "genes with a variant present in plasma",
+    "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio <ratio>'",
+    "status": "HER2 status decided by the status ladder",
+    "basis": "specimens of the criteria met: tissue, plasma",
+    "criteria_met": "codes of the criteria met (the `code` of each criterion)",
+    "criteria_unknown": "codes of the criteria that cannot be applied",
+    "therapies": "ids of the therapies shown",
+    "order_drugs": "drugs of the draft order being checked",
+    "order_high_dose": "that order names a high dose",
+    "draft_tests": "HER2 tests among the draft orders: ihc, ish, ngs",
+}
+# Facts grouped under a name: `ras.wild_type`, `ordered.her2-directed` ...
+NAMESPACES: dict[str, str] = {
+    "ras": "RAS found by the rule function ras_status: wild_type, mutant, mutant_in_plasma, lines, missing",
+    "results_predate": "dates found by the rule function results_predate_drug: result_date, drug_start",
+    "ordered": "<drug class>: drugs of that class in the draft order being checked",
+    "in_use": "<drug class>: drugs of that class in all draft orders or active in the history",
+    "draft_orders": "<drug class> or systemic: texts of the draft orders of that class",
+    "trial": "the trial being matched: line, given_in_source, note",
+    "therapy": "the therapy being named: title, regimen ...",
+}
+LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
+
+
+def known(name: str) -> bool:
+    """Whether a fact name (possibly dotted) is in the vocabulary."""
+    head, dot, _ = name.partition(".")
+    return name in VOCABULARY or (head in NAMESPACES and bool(dot)) or name in LOCAL_NAMES
+
+
+def date_text(when: datetime | None) -> str:
+    return when.date().isoformat() if when else "date not recorded"
+
+
+def tissue_results(view: dict[str, Any]) -> str:
+    parts = []
+    if view.get("ihc_score"):
+        parts.append(f"IHC {view['ihc_score']}")
+    if view.get("ish_ratio") is not None:
+        parts.append(f"ISH ratio {view['ish_ratio']:g}")
+    return ", ".join(parts)
+
+
+def _value(facts: Facts, kind: str, key: str) -> Any:
+    result = facts.latest(kind)
+    return result.values.get(key) if result else None
+
+
+def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]], list[str]]) -> dict[str, Any]:
+    """The facts of one patient for one tumour type; the named functions and the assessment add the rest
+    (ras.*, results_predate.*, status, basis, criteria_met ...) as they go."""
+    ihc = facts.latest("ihc")
+    history_drugs = sorted({d for use in facts.history for d in use.drugs})
+    view: dict[str, Any] = {
+        "tumour": tumour,
+        "ihc_score": ihc.values["score"] if ihc else None,
+        "ihc_percent_cells": ihc.values.get("percent_cells") if ihc else None,
+        "ihc_specimen": ihc.specimen if ihc else None,
+        "ish_ratio": _value(facts, "ish", "ratio"),
+        "ish_copies_per_cell": _value(facts, "ish", "copies_per_cell"),
+        "ish_percent_cells_amplified": _value(facts, "ish", "percent_cells_amplified"),
+        "plasma_erbb2_amplified": _value(facts, "ngs_plasma", "amplified"),
+        "plasma_copy_number": _value(facts, "ngs_plasma", "copy_number"),
+        "tissue_ngs_amplified": _value(facts, "ngs_tissue", "amplified"),
+        "tissue_cn_ngs": _value(facts, "ngs_tissue", "copy_number"),
+        "tissue_cn_qpcr": _value(facts, "qpcr", "copy_number"),
+        "apcn": _value(facts, "apcn", "value"),
+        "ctdna_fraction": _value(facts, "ctdna_fraction", "percent"),
+        "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
+        "unusable_results": facts.unusable_results,
+        "observations_available": facts.observations_available,
+        "metastatic": facts.metastatic,
+        "line": facts.line,
+        "history_drugs": history_drugs,
+        "history_classes": classes_of(history_drugs),
+        "variant_genes": sorted({v.gene for v in facts.variants if v.present}),
+        "plasma_variant_genes": sorted({v.gene for v in facts.variants if v.present and v.origin == "plasma"}),
+    }
+    view["tissue_results"] = tissue_results(view)
+    return view
