@@ -647,3 +647,21 @@ def test_6_10_generic_warning_cites_the_evidence_of_its_tumour_type_and_names_th
     w = of_code(cards, "her2-drug-without-positive")
     assert shown in w["detail"] and hidden not in w["detail"]
     assert "is **not tested** (no positive criterion met)" in w["detail"]
+
+
+@pytest.mark.parametrize("orders", [
+    [b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, ENHERTU, mid="x")],
+    [b.draft_order(P, ENHERTU, mid="x"), b.draft_order(P, "Perjeta", mid="p")],
+])
+def test_6_8_a_warning_grouping_several_orders_keeps_the_safety_note_of_each(client, orders):
+    resources = crc_positive() + [b.variant(P, "KRAS", "p.G12D", origin="tissue")]
+    w = of_code(run(client, "order-sign", resources, orders), "ras-mutant-dual-blockade")
+    assert sorted(delete_targets(w)) == ["MedicationRequest/p", "MedicationRequest/x"]
+    assert rules(w).count("common.safety.tdxd-ild") == 1 and w["detail"].count("myelosuppression") == 1
+
+
+def test_6_8_safety_notes_keep_to_their_tumour_type(client):
+    # one order naming pembrolizumab and trastuzumab in CRC: the single-agent warning, without KEYNOTE-811's note
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "pembrolizumab and trastuzumab", mid="pt")])
+    w = of_code(cards, "trastuzumab-single-agent-crc")
+    assert "gc.safety.pembrolizumab-immune" not in rules(w) and "pneumonitis" not in w["detail"]

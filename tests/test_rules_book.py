@@ -108,6 +108,9 @@ def _rule(data, name, key, rule_id):
      "therapies: crc.therapy-note.ras-mutant names unknown evidence note crc.status.positive"),
     (lambda d: _rule(d, "therapies", "safety", "common.safety.tdxd-ild").update(drugs=["trastuzumab deruxtecan", "nope"]),
      "therapies: common.safety.tdxd-ild names unknown drug nope"),
+    (lambda d: _rule(d, "warnings", "warnings", "common.warning.her2-drug-without-positive")["evidence"][0].update(
+        when={"nope_fact": {"eq": 1}}),
+     "warnings: common.warning.her2-drug-without-positive: unknown fact 'nope_fact'"),
     (lambda d: _rule(d, "trials", "exclusions", "crc.trial-exclusion.nct05350917-population").update(trials=["crc.trial.nope"]),
      "trials: crc.trial-exclusion.nct05350917-population names unknown trial crc.trial.nope"),
     (lambda d: _rule(d, "crc-criteria", "criteria", "crc.criterion.triumph-tissue")["arms"][2]["all"]["ish_ratio"].update(
@@ -433,3 +436,11 @@ def test_discordance_params_in_the_knowledge_are_the_seed_calls(knowledge):
     # TRIUMPH Table 1: "Positive IHC (3+)", "Equivocal IHC (2+)", "Negative IHC (1+)", "Negative IHC (0+)"; ISH ratio >= 2
     params = knowledge.rules.rules["common.contradiction.discordant-over-time"]["params"]
     assert params == CALLS
+
+
+def test_safety_statements_by_drug_and_tumour_scope(knowledge):
+    book = knowledge.rules
+    assert [s["id"] for s in book.safety_for(["pembrolizumab", "trastuzumab"], "gastric")] == ["gc.safety.pembrolizumab-immune"]
+    assert book.safety_for(["pembrolizumab"], "colorectal") == []  # KEYNOTE-811 is a gastric trial
+    assert [s["id"] for s in book.safety_for(["trastuzumab deruxtecan"], "colorectal")] == ["common.safety.tdxd-ild"]
+    assert book.safety_for(["trastuzumab"], "gastric") == []
