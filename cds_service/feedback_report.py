@@ -119,4 +119,5 @@ def render_markdown(tallies: list[RuleTally], without_rules: int) -> str:
 
 
 def _given(t: RuleTally) -> str:
-    return " (" + ", ".join(f"`{given}`" for given in sorted(t.other_reasons)) + ")"
+    escaped = (given.replace("|", "\\|") for given in sorted(t.other_reasons))  # a pipe would end the table cell
+    return " (" + ", ".join(f"`{given}`" for given in escaped) + ")"

@@ -150,7 +150,7 @@ def test_override_reason_the_card_did_not_offer_counts_as_other(tmp_path, monkey
         ("other", 2, ("urn:ehr:reasons|trial-protocol", "urn:other|made-up")), ("trial-protocol", 1, ())]
     assert main(["feedback", "report"]) == 0
     markdown = capsys.readouterr().out
-    assert "other (`urn:ehr:reasons|trial-protocol`, `urn:other|made-up`) × 2; trial-protocol × 1" in markdown
+    assert r"other (`urn:ehr:reasons\|trial-protocol`, `urn:other\|made-up`) × 2; trial-protocol × 1" in markdown
 
 
 def test_knowledge_version_is_shown_as_the_cards_show_it(tmp_path, knowledge):
