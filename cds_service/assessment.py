@@ -43,6 +43,8 @@ class TestDue:
     suggestion_id: str
     detail: str
     rules: list[str] = field(default_factory=list)
+    warning: str | None = None  # an order hook's test card: its warning code (extension.her2cds.warning)
+    safety: list[dict] = field(default_factory=list)  # an order hook's test card: the draft drugs' safety statements
 
 
 @dataclass

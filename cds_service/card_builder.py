@@ -244,8 +244,10 @@ class CardBuilder:
         lines = [f"**{sug['title']}**", "", due.detail, "", sug["reason"]]
         if context:
             lines += ["", context]
+        lines += self.safety_lines(due.safety)
         lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sug["sources"]))
-        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules)
+        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules,
+                         extension={"warning": due.warning} if due.warning else None)
         card["suggestions"] = [{
             "label": f"Order {self.k.testing['tests'][t]['label']}",
             "uuid": str(uuid.uuid4()),

@@ -131,13 +131,17 @@ def order_warnings(
 
 
 def order_tests(matcher: DrugMatcher, assessments: list[Assessment], orders: DraftOrders) -> list[TestDue]:
-    """Testing suggestions the draft orders make due (cards/testing.yaml, order_rules)."""
+    """Testing suggestions the draft orders make due (cards/testing.yaml, order_rules), each with its
+    warning code and the safety statements of the drugs ordered (a warning on those orders)."""
     out: list[TestDue] = []
+    drugs = {d for u in orders.medications for d in u.drugs}
     for a in assessments:
         assert a.evaluation is not None
         ev = a.evaluation.child(draft_facts(matcher, orders))
+        safety = ev.book.safety_for(drugs, a.tumour_type)
         for rule in ev.fired(ev.book.of("testing", "order_rules")):
-            due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
+            due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule) + [s["id"] for s in safety],
+                          warning=rule["code"], safety=safety)
             if due not in out:  # the same test due for both tumour types is one card
                 out.append(due)
     return out

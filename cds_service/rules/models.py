@@ -300,6 +300,10 @@ class SuggestionRule(Rule):
     detail: Template
 
 
+class OrderTestRule(SuggestionRule):
+    code: str = Field(description="the warning code on the card (extension.her2cds.warning): draft orders made it due")
+
+
 class SettlingRule(Rule):
     when: Condition | None = None
     tests: list[str]
@@ -310,7 +314,7 @@ class HER2TestsFile(Model):
     tests: dict[str, LabTest]
     suggestions: list[Suggestion]
     rules: list[SuggestionRule]
-    order_rules: list[SuggestionRule]
+    order_rules: list[OrderTestRule]
     settling: list[SettlingRule]
 
 
