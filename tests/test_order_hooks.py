@@ -749,16 +749,17 @@ def test_s2_every_warning_card_of_every_fixture_has_its_code_and_every_tdxd_orde
 
 
 PLASMA_ONLY = [b.erbb2_cn(P, True, 20), *RAS_WT]
+REGIMEN = "crc.warning.plasma-only-regimen"
 
 
 @pytest.mark.parametrize("orders, rule_id, code", [
     # S3: TRIUMPH's ctDNA-positive cohort (pertuzumab + trastuzumab) is the only ctDNA-selected one in the CRC review
-    ([b.draft_order(P, "Tukysa", mid="tu"), b.draft_order(P, "Herceptin", mid="t")], "crc.warning.plasma-only-regimen", "her2-regimen-outside-evidence"),
-    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")], "crc.warning.plasma-only-regimen", "her2-regimen-outside-evidence"),
-    ([b.draft_order(P, "Kadcyla", mid="k"), b.draft_order(P, "Perjeta", mid="p")], "crc.warning.plasma-only-regimen", "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, "Tukysa", mid="tu"), b.draft_order(P, "Herceptin", mid="t")], REGIMEN, "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")], REGIMEN, "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, "Kadcyla", mid="k"), b.draft_order(P, "Perjeta", mid="p")], REGIMEN, "her2-regimen-outside-evidence"),
     ([b.draft_order(P, ENHERTU, mid="x")], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence"),
 ])
-def test_s3_plasma_only_crc_regimens_outside_the_ctdna_evidence_are_warned_with_a_tissue_test(client, orders, rule_id, code):
+def test_s3_plasma_only_crc_regimens_outside_the_ctdna_evidence_are_warned(client, orders, rule_id, code):
     cards = run(client, "order-sign", [b.patient(P), b.crc(P), *PLASMA_ONLY], orders)
     [w] = warnings(cards)
     assert rules(w)[0] == rule_id and codes(cards) == [code]
