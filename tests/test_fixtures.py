@@ -5,6 +5,7 @@ import pytest
 
 from tests import make_fixtures
 from tests.conftest import FIXTURES, by_topic, call, load_request, status_ext
+from tests.rule_ids import rules
 
 
 def test_committed_fixtures_match_the_generator():
@@ -127,3 +128,30 @@ def test_issue_15_card_text_names_no_internal_id(client, name):
         text = "\n".join(lines)
         assert [w for w in ("Observation/", "MedicationRequest/", "harmonized-10pct", "TRIUMPH-tissue", "TRIUMPH-blood",
                             "HER2 criterion: -", "clinical rules decision") if w in text] == []
+
+
+# ---------------------------------------------------------------- clinician review of the cards (HTTP level)
+@pytest.mark.parametrize("name, topic, rule_id, code", [
+    ("crc-ihc3-positive-lapatinib-sign", "order-warning", "crc.warning.her2-agent-without-partner", "trastuzumab-single-agent-crc"),  # S1
+    ("crc-plasma-amplified-tucatinib-trastuzumab-sign", "order-warning", "crc.warning.plasma-only-regimen",
+     "her2-regimen-outside-evidence"),  # S3
+    ("gastric-after-trastuzumab-tdxd-sign", "her2-testing", "gc.order-test.retest-before-her2-therapy", "her2-test-due"),  # S2
+])
+def test_review_order_fixtures_warn_with_their_code(client, name, topic, rule_id, code):
+    cards = call(client, load_request(name))[1]["cards"]
+    [card] = [c for c in by_topic(cards, topic) if rules(c)[0] == rule_id]
+    assert card["indicator"] == "warning" and card["extension"]["her2cds"]["warning"] == code
+    if "tdxd" in name:
+        assert "common.safety.tdxd-ild" in rules(card) and "myelosuppression" in card["detail"]
+
+
+@pytest.mark.parametrize("name, list_title, nct, rule_id", [
+    ("crc-ihc2-ish-positive", "**Not offered**", "NCT05350917", "common.trial-exclusion.previously-treated-in-first-line"),  # W2
+    ("gastric-ihc3", "**Not offered**", "NCT04499924", "common.trial-exclusion.previously-treated-in-first-line"),  # W2
+    ("crc-ihc2-no-ish", "**Could not be assessed**", "NCT05350917", "crc.trial-exclusion.nct05350917-undecided"),  # W3
+    ("crc-ihc0-ish-amplified", "**Not offered**", "NCT04660929", "crc.trial-exclusion.ihc0-not-expressing"),  # W4
+])
+def test_review_trial_fixtures(client, name, list_title, nct, rule_id):
+    [card] = by_topic(call(client, load_request(name))[1]["cards"], "her2-trials")
+    assert nct not in card["extension"]["her2cds"]["trials"] and rule_id in rules(card)
+    assert nct in card["detail"].split(list_title)[1]

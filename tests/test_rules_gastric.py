@@ -359,3 +359,19 @@ def test_6_8_gastric_tdxd_card_carries_ild_and_myelosuppression(client):
     tdxd = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=TRASTUZUMAB), "her2-therapy")[0]
     assert "common.safety.tdxd-ild" in rules(tdxd)
     assert "myelosuppression" in tdxd["detail"] and "interstitial lung disease developed in 10%" in tdxd["detail"]
+
+
+# ---------------------------------------------------------------- clinician review of the cards (W2)
+@pytest.mark.parametrize("history, offered", [
+    # W2: NCT04499924 "patients with previously treated advanced HER2+ gastric or GEJ adenocarcinoma"
+    ((), False),
+    ((b.medication(P, "oxaliplatin", "32592", date="2023-02-01"),), True),  # twin: systemic therapy on file
+    (TRASTUZUMAB, True),
+])
+def test_w2_gastric_trial_for_previously_treated_patients_not_offered_in_first_line(client, history, offered):
+    [card] = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=history), "her2-trials")
+    assert ("NCT04499924" in card["extension"]["her2cds"]["trials"]) is offered
+    assert ("common.trial-exclusion.previously-treated-in-first-line" in rules(card)) is (not offered)
+    if not offered:
+        assert "- NCT04499924 Tucatinib + trastuzumab + ramucirumab + paclitaxel: a trial for previously treated patients; " \
+               "no systemic therapy is on file" in card["detail"].split("**Not offered**")[1]

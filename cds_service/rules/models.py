@@ -236,6 +236,7 @@ class TrialExclusion(Rule):
     """A matching trial named under "not offered" with this reason (the first that holds)."""
 
     trials: list[str] | None = Field(None, description="the trial rules it applies to (default: every trial)")
+    unassessable: bool = Field(False, description="name the trial under 'could not be assessed' instead")
     when: Condition | None = None
     text: Template
 
