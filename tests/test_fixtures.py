@@ -155,3 +155,13 @@ def test_review_trial_fixtures(client, name, list_title, nct, rule_id):
     [card] = by_topic(call(client, load_request(name))[1]["cards"], "her2-trials")
     assert nct not in card["extension"]["her2cds"]["trials"] and rule_id in rules(card)
     assert nct in card["detail"].split(list_title)[1]
+
+
+@pytest.mark.parametrize("name, unknown", [
+    ("crc-ihc2-ish-positive", {"harmonized-10pct"}),  # W5: IHC 2+ with ISH: no harmonized rule
+    ("crc-ihc2-no-ish", {"harmonized-10pct", "HERACLES", "TRIUMPH-tissue"}),
+    ("crc-ihc3-positive", set()),  # twin: IHC 3+ in 80%
+])
+def test_review_w5_criteria_cannot_be_applied_where_the_source_gives_no_rule(client, name, unknown):
+    ext = status_ext(call(client, load_request(name))[1]["cards"])
+    assert set(ext["criteriaUnknown"]) - {"TRIUMPH-blood"} == unknown  # no plasma result on file

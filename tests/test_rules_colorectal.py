@@ -302,10 +302,11 @@ def test_ish_ratio_edges_for_every_ihc_score(client, score, ratio, status_rule_i
     assert ("crc.criterion.triumph-tissue" in ids) is (ratio >= 2.0 or score == "3+")
 
 
-@pytest.mark.parametrize("amplified_pct, heracles", [(50, False), (51, True), (None, True)])
+@pytest.mark.parametrize("amplified_pct, heracles", [(50, "not-met"), (51, "met"), (None, "unknown")])  # decision 6.18
 def test_heracles_fish_cell_fraction_edge(client, amplified_pct, heracles):
     ext = status_ext(run(client, b.ihc(P, "2+", 60), b.ish(P, 2.5, amplified_pct=amplified_pct)))
-    assert ("HERACLES" in ext["criteriaMet"]) is heracles
+    assert ("HERACLES" in ext["criteriaMet"]) is (heracles == "met")
+    assert ("HERACLES" in ext["criteriaUnknown"]) is (heracles == "unknown")
 
 
 @pytest.mark.parametrize("make, rule_id", [
@@ -844,3 +845,74 @@ def test_w4_ihc0_is_not_offered_trials_for_her2_expressing_tumours(client, resul
         not_offered = card["detail"].split("**Not offered**")[1]
         assert not_offered.count("IHC 0: not HER2-expressing") == len([n for n in EXPRESSING_TITLES if n in not_offered])
         assert "NCT04660929" in not_offered
+
+
+# ---------------------------------------------------------------- clinician review of the cards (W5, M8)
+def criterion_line(cards, name):
+    [line] = [x for x in cards[0]["detail"].splitlines() if x.startswith(f"- {name}: ")]
+    return line
+
+
+@pytest.mark.parametrize("results, harmonized, why", [
+    # W5: the harmonized criteria integrate IHC and FISH; the source states only the IHC 3+ >= 10% cut-off
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], "unknown", "no rule for an ISH result"),
+    ([b.ihc(P, "1+"), b.ish(P, 2.0)], "unknown", "no rule for an ISH result"),
+    ([b.ish(P, 2.3)], "unknown", "no rule for an ISH result"),  # no IHC at all
+    ([b.ihc(P, "2+", 40)], "unknown", "IHC 2+ without ISH"),
+    ([b.ihc(P, "indeterminate")], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.0)], "unknown", "the IHC could not be scored"),
+    # twins: the source's own cut-off decides
+    ([b.ihc(P, "3+", 10)], "met", None),
+    ([b.ihc(P, "3+", 9, specimen="Colon resection specimen")], "not-met", None),
+    ([b.ihc(P, "0")], "not-met", None),
+    ([b.ihc(P, "1+"), b.ish(P, 1.99)], "not-met", None),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.5)], "not-met", None),
+])
+def test_w5_harmonized_criterion_cannot_be_applied_where_the_source_gives_no_rule(client, results, harmonized, why):
+    cards = run(client, *results)
+    ext = status_ext(cards)
+    got = "met" if "harmonized-10pct" in ext["criteriaMet"] else "unknown" if "harmonized-10pct" in ext["criteriaUnknown"] else "not-met"
+    assert got == harmonized
+    if why:
+        line = criterion_line(cards, "harmonized 10% criterion")
+        assert why in line
+        assert ("the IHC could not be scored" in line) is (why == "the IHC could not be scored")
+
+
+@pytest.mark.parametrize("results, heracles, why", [
+    ([b.ihc(P, "indeterminate")], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.5)], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], "unknown", "% of cells amplified is not reported"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5, amplified_pct=51)], "met", None),  # twin
+    ([b.ihc(P, "0")], "not-met", None),  # twin
+])
+def test_w5_heracles_cannot_be_applied_without_a_score_or_the_cell_fraction(client, results, heracles, why):
+    cards = run(client, *results)
+    ext = status_ext(cards)
+    got = "met" if "HERACLES" in ext["criteriaMet"] else "unknown" if "HERACLES" in ext["criteriaUnknown"] else "not-met"
+    assert got == heracles
+    if why:
+        assert why in criterion_line(cards, "HERACLES")
+
+
+@pytest.mark.parametrize("ihc, arm", [
+    # M8: TRIUMPH Table 1: biopsy "irrespective of percentage", surgical "within >10% of tumor cells"
+    (b.ihc(P, "3+", None, specimen="Colon biopsy"), "IHC 3+ on a biopsy specimen (Table 1: irrespective of the % of tumour cells)"),
+    (b.ihc(P, "3+", 5, specimen="Colon biopsy"), "IHC 3+ on a biopsy specimen (Table 1: irrespective of the % of tumour cells)"),
+    (b.ihc(P, "3+", 11, specimen="Colon resection specimen"), "IHC 3+ in > 10% of tumour cells"),
+    (b.ihc(P, "3+", 11, specimen=None), "IHC 3+ in > 10% of tumour cells"),
+    (b.ihc(P, "3+", None, specimen="Colon resection specimen"),
+     "IHC 3+ as called by the laboratory, % of tumour cells not reported (Table 1: > 10% on a surgical specimen)"),
+    (b.ihc(P, "3+", None, specimen=None),
+     "IHC 3+ as called by the laboratory, % of tumour cells not reported (Table 1: > 10% on a surgical specimen)"),
+])
+def test_m8_triumph_tissue_line_states_only_what_is_on_file(client, ihc, arm):
+    line = criterion_line(run(client, ihc), "TRIUMPH tissue")
+    assert line.startswith(f"- TRIUMPH tissue: **met** — {arm}")
+    if "in > 10%" not in arm:
+        assert "in > 10% of tumour cells" not in line
+
+
+@pytest.mark.parametrize("ihc", [b.ihc(P, "3+", 10, specimen="Colon resection specimen"), b.ihc(P, "3+", 9, specimen=None)])
+def test_m8_twins_triumph_tissue_not_met_at_or_below_ten_percent_on_surgery(client, ihc):
+    assert "TRIUMPH-tissue" not in status_ext(run(client, ihc))["criteriaMet"]
