@@ -165,3 +165,51 @@ def test_review_trial_fixtures(client, name, list_title, nct, rule_id):
 def test_review_w5_criteria_cannot_be_applied_where_the_source_gives_no_rule(client, name, unknown):
     ext = status_ext(call(client, load_request(name))[1]["cards"])
     assert set(ext["criteriaUnknown"]) - {"TRIUMPH-blood"} == unknown  # no plasma result on file
+
+
+# W7: a card cites its own tumour type's review. The exceptions each rest on a rule that says why:
+CROSS_CITATION_ALLOWED = {
+    "common.safety.tdxd-ild",  # decision 5.8/6.8: the T-DXd safety data are in the gastric review only
+    "common.trial.nct03929666",  # its title names gastroesophageal adenocarcinoma and colorectal cancer
+    "gc.therapy.disitamab-vedotin",  # the colorectal review reports its Chinese approval for gastric/GEJ cancer
+    "gc.test.tissue-retest-after-negative-plasma",  # decision 6.5: low shedding, from the colorectal review
+    "gc.order-test.tissue-retest-before-her2-therapy",
+}
+REVIEW = {"colorectal": "(colorectal review)", "gastric": "(gastric review)"}
+
+
+def _golden_cards():
+    import json
+    from tests.golden_cases import GOLDEN
+    fixtures = json.loads((GOLDEN / "fixtures.json").read_text(encoding="utf-8"))
+    scenarios = json.loads((GOLDEN / "scenarios.json").read_text(encoding="utf-8"))
+    rules_of = json.loads((GOLDEN / "rules.json").read_text(encoding="utf-8"))
+    for name, cards in fixtures.items():
+        yield name, cards, rules_of.get(f"fixtures/{name}")
+    for name, hashes in scenarios["cases"].items():
+        yield name, [scenarios["cards"][h] for h in hashes], rules_of.get(f"scenarios/{name}")
+
+
+def test_w7_no_card_cites_the_other_tumour_types_review_without_a_rule_saying_why(client):
+    """Over every fixture and synthetic scenario (the golden snapshot, which test_rules_golden pins to
+    the live output) and, live, over every fixture request."""
+    problems = []
+    checked = 0
+    for name, cards, card_rules in _golden_cards():
+        for i, card in enumerate(cards):
+            label = card["source"]["label"]
+            own = next((t for t, r in REVIEW.items() if r in label), None)
+            if own is None or card["source"]["topic"]["code"] == "out-of-scope":
+                continue
+            other = REVIEW["gastric" if own == "colorectal" else "colorectal"]
+            ids = set(card_rules[i]) if card_rules else set()
+            checked += 1
+            if other in card["detail"] and not ids & CROSS_CITATION_ALLOWED:
+                problems.append((name, card["summary"]))
+    assert checked > 1000 and problems == []
+    for path in sorted((FIXTURES / "requests").glob("*.json")):
+        for card in call(client, load_request(path.stem))[1]["cards"]:
+            own = next((t for t, r in REVIEW.items() if r in card["source"]["label"]), None)
+            if own and card["source"]["topic"]["code"] != "out-of-scope":
+                other = REVIEW["gastric" if own == "colorectal" else "colorectal"]
+                assert other not in card["detail"] or set(rules(card)) & CROSS_CITATION_ALLOWED, (path.stem, card["summary"])

@@ -415,7 +415,7 @@ def test_dual_blockade_needs_two_her2_agents_in_use(client, orders, history, war
 @pytest.mark.parametrize("resources, orders, tests", [
     ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["gc.order-test.her2-test-before-chemotherapy"]),
     ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "18474-7", "HER2 IHC")], []),
-    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["common.order-test.reflex-ish"]),
+    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["crc.order-test.reflex-ish"]),
     ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "49683-6", "HER2 FISH")], []),
     ([b.gastric(P), b.ihc(P, "3+", date="2023-01-01"), b.medication(P, "trastuzumab", "224905", date="2023-02-01")],
      [b.draft_order(P, "Enhertu", mid="x")], ["gc.order-test.retest-before-her2-therapy"]),
@@ -649,6 +649,7 @@ def test_6_10_generic_warning_cites_the_evidence_of_its_tumour_type_and_names_th
     w = of_code(cards, "her2-drug-without-positive")
     assert shown in w["detail"] and hidden not in w["detail"]
     assert "is **not tested** (no positive criterion met)" in w["detail"]
+    assert "0/1+" not in w["detail"] and "despite" not in w["detail"]  # W7: ToGA is not "not for IHC 0/1+"
 
 
 @pytest.mark.parametrize("orders", [
