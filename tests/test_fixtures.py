@@ -180,6 +180,7 @@ REVIEW = {"colorectal": "(colorectal review)", "gastric": "(gastric review)"}
 
 def _golden_cards():
     import json
+
     from tests.golden_cases import GOLDEN
     fixtures = json.loads((GOLDEN / "fixtures.json").read_text(encoding="utf-8"))
     scenarios = json.loads((GOLDEN / "scenarios.json").read_text(encoding="utf-8"))
