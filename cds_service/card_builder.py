@@ -21,6 +21,7 @@ STATUS_LABEL = {"positive": "HER2-positive", "equivocal": "HER2 equivocal", "low
                 "negative": "HER2-negative", "indeterminate": "HER2 indeterminate", "not-tested": "HER2 not tested"}
 
 
+NO_TISSUE_RESULT = "No tissue HER2 result"  # the not-tested status when other results (plasma) are on file
 SUMMARY_MAX_CHARS = 140  # CDS Hooks 2.0: a card summary is "<140 characters"
 SUMMARY_CUT = 136  # a longer summary is cut here and ends with "…"
 SUMMARY_RESULTS = 2  # results named in a status card's summary
@@ -107,7 +108,8 @@ class CardBuilder:
     def status_card(self, a: Assessment, both_types: bool) -> dict:
         file = self.file_for(a.tumour_type)
         met = ", ".join(a.met_names) or "none"
-        summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})" + "".join(f", {h}" for h in a.headline)
+        label = NO_TISSUE_RESULT if a.status == "not-tested" and a.results else STATUS_LABEL[a.status]  # a result is on file
+        summary = f"{label} ({TUMOUR_LABEL[a.tumour_type]})" + "".join(f", {h}" for h in a.headline)
         if a.status == "positive":
             summary += f": {met} met"
         elif a.results:

@@ -117,7 +117,7 @@ def order_warnings(
                     merged.rules += [r for r in rules + [s["id"] for s in safety] if r not in merged.rules]
                     continue
                 evidence = [e for e in rule["evidence"] if ev.holds(e.get("when"))]
-                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], evidence,
+                warning = Warning(rule["code"], rule["indicator"], ev.text(rule["title"]), [use], evidence,
                                   [ev.text(line) for line in rule["detail"]], rules=rules)
                 settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
                 if settling is not None:  # the test that would settle the HER2 question

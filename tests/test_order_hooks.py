@@ -784,3 +784,19 @@ def test_s3_status_card_names_the_ctdna_cohort_not_a_tissue_selection(client):
     [status] = by_topic(cards, "her2-status")
     assert "the only ctDNA-selected cohort in the source is TRIUMPH's (pertuzumab + trastuzumab)" in status["detail"]
     assert "its evidence is from tissue-positive patients" not in status["detail"]
+
+
+@pytest.mark.parametrize("results, title", [
+    # M1: the title never contradicts the status card (IHC 1+ is HER2-low by DESTINY-CRC01)
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "T-DXd ordered: IHC 1+ is HER2-low by DESTINY-CRC01, although the ISH ratio ≥ 2.0 meets TRIUMPH"),
+    ([b.ihc(P, "1+"), b.erbb2_cn(P, True, 20), *RAS_WT],
+     "T-DXd ordered: IHC 1+ is HER2-low by DESTINY-CRC01, although HER2-positive by TRIUMPH blood"),
+    ([b.ihc(P, "1+")], "Trastuzumab deruxtecan ordered for HER2-low colorectal cancer"),  # twin: status low
+    ([b.ihc(P, "2+", 40), b.ish(P, 1.5)], "Trastuzumab deruxtecan ordered for HER2-low colorectal cancer"),
+])
+def test_m1_her2_low_tdxd_title_agrees_with_the_status_card(client, results, title):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, ENHERTU, mid="x")])
+    w = of_code(cards, "tdxd-her2-low-crc")
+    assert w["summary"] == title
+    status = by_topic(cards, "her2-status")[0]["extension"]["her2cds"]["status"]
+    assert ("HER2-low colorectal cancer" in w["summary"]) is (status != "positive")

@@ -916,3 +916,30 @@ def test_m8_triumph_tissue_line_states_only_what_is_on_file(client, ihc, arm):
 @pytest.mark.parametrize("ihc", [b.ihc(P, "3+", 10, specimen="Colon resection specimen"), b.ihc(P, "3+", 9, specimen=None)])
 def test_m8_twins_triumph_tissue_not_met_at_or_below_ten_percent_on_surgery(client, ihc):
     assert "TRIUMPH-tissue" not in status_ext(run(client, ihc))["criteriaMet"]
+
+
+@pytest.mark.parametrize("results, triumph", [
+    # M9 (decision 6.2): IHC 0 or 1+ alone is not met by TRIUMPH tissue; ISH settles IHC 2+ only
+    ([b.ihc(P, "1+")], "not-met"),
+    ([b.ihc(P, "0")], "not-met"),
+    ([b.ihc(P, "2+", 40)], "unknown"),  # twin: IHC 2+ needs ISH
+    ([b.ihc(P, "1+"), b.ish(P, 2.0)], "met"),  # twin: ISH on file decides
+    ([b.erbb2_cn(P, False)], "unknown"),  # twin: no IHC at all
+])
+def test_m9_triumph_tissue_for_ihc_0_or_1_alone_is_not_met(client, results, triumph):
+    ext = status_ext(run(client, *results))
+    got = "met" if "TRIUMPH-tissue" in ext["criteriaMet"] else "unknown" if "TRIUMPH-tissue" in ext["criteriaUnknown"] else "not-met"
+    assert got == triumph
+
+
+@pytest.mark.parametrize("value, cut, group, figures", [
+    # M4: CRC Table 2: TRIUMPH tissue NGS CN >= 68.7, PFS 6.2 vs 2.2 months (HR 0.28)
+    (68.69, "< 68.7", "lower", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+    (68.7, "≥ 68.7", "higher", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+])
+def test_m4_copy_number_line_states_both_groups_and_the_unassessed_condition(client, value, cut, group, figures):
+    cards = run(client, b.ihc(P, "3+", 60), b.erbb2_cn(P, True, value, origin="tissue"))
+    [line] = [x for x in cards[0]["detail"].splitlines() if "tissue HER2 copy number by NGS" in x]
+    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS {figures}" in line
+    assert "without concurrent oncogenic alterations (not assessed here)" in line
+    assert "with no concurrent oncogenic alteration)" not in line

@@ -375,3 +375,34 @@ def test_w2_gastric_trial_for_previously_treated_patients_not_offered_in_first_l
     if not offered:
         assert "- NCT04499924 Tucatinib + trastuzumab + ramucirumab + paclitaxel: a trial for previously treated patients; " \
                "no systemic therapy is on file" in card["detail"].split("**Not offered**")[1]
+
+
+# ---------------------------------------------------------------- clinician review of the cards (M2, M5)
+@pytest.mark.parametrize("history, summary, reassess", [
+    # M2: a plasma result is on file, so the card does not say "not tested"; no post-trastuzumab line without trastuzumab
+    ((), "No tissue HER2 result (gastric/GEJ), no gastric plasma criterion: Plasma (ctDNA) NGS: ERBB2 amplified", False),
+    (TRASTUZUMAB, "No tissue HER2 result (gastric/GEJ), no gastric plasma criterion: Plasma (ctDNA) NGS: ERBB2 amplified", True),
+])
+def test_m2_gastric_plasma_only_names_the_plasma_result_and_reassessment_only_after_trastuzumab(client, history, summary, reassess):
+    cards = run(client, b.erbb2_cn(P, True, 18), history=history)
+    assert cards[0]["summary"].startswith(summary)
+    assert status_ext(cards)["status"] == "not-tested"  # the interface's status is unchanged (5.6)
+    assert ("gc.note.plasma-reassess-after-trastuzumab" in status_rules(cards)) is reassess
+    assert ("post-progression biopsy" in cards[0]["detail"]) is reassess
+
+
+def test_m2_twin_no_result_at_all_is_not_tested(client):
+    assert run(client)[0]["summary"].startswith("HER2 not tested (gastric/GEJ)")
+
+
+@pytest.mark.parametrize("results, history, headline", [
+    # M5: the headline names that the only result predates trastuzumab (T-ACT: lost in 11 of 16)
+    ([PRE_TRASTUZUMAB_IHC], TRASTUZUMAB, True),
+    ([PRE_TRASTUZUMAB_IHC, b.erbb2_cn(P, True, 20, date="2024-05-01")], TRASTUZUMAB, False),  # twin: retained in plasma
+    ([b.ihc(P, "3+", date="2024-06-01")], TRASTUZUMAB, False),  # twin: result after trastuzumab
+    ([PRE_TRASTUZUMAB_IHC], (), False),  # twin: no trastuzumab
+])
+def test_m5_headline_names_a_result_that_predates_trastuzumab(client, results, history, headline):
+    cards = run(client, *results, history=history)
+    assert ("the only tissue result predates trastuzumab" in cards[0]["summary"]) is headline
+    assert ("gc.headline.result-predates-trastuzumab" in status_rules(cards)) is headline

@@ -259,7 +259,7 @@ class OverrideReason(Model):
 class WarningRule(Rule):
     code: str = Field(description="the warning code on the card (extension.her2cds.warning)")
     indicator: Literal["info", "warning"]
-    title: str
+    title: Template
     group: Literal["per-order", "all-orders"] = "per-order"
     settling_test: bool = False
     when: Condition | None = None
