@@ -76,13 +76,16 @@ def test_out_of_scope_fixtures(client, name, phrase):
 
 
 # ---------------------------------------------------------------- issue #15, card by card (HTTP level)
+PREDATES = "the only tissue result predates trastuzumab"  # clinician review M5
+
+
 @pytest.mark.parametrize("name, summary_start, not_offered", [
     ("crc-discordant-ihc-over-time", "HER2-low (colorectal), discordant: IHC 1+", {"NCT05350917"}),  # 6.6, 6.7
     ("crc-tissue-negative-plasma-positive", "HER2-positive (colorectal), discordant, plasma only: TRIUMPH blood met", set()),
     ("crc-ras-mutant", "HER2-positive (colorectal), RAS-mutant (KRAS p.Gly12Asp, plasma, clonality 80%): ", set()),  # 6.10
     ("crc-ihc3-positive", "HER2-positive (colorectal): HERACLES, TRIUMPH tissue, harmonized 10% criterion met", {"NCT05253651"}),
-    ("gastric-after-trastuzumab", "HER2-positive (gastric/GEJ), the only tissue result predates trastuzumab: ToGA met", {"NCT03615326", "NCT04082364", "NCT03409848"}),
-    ("gastric-retest-plasma-not-amplified", "HER2-positive (gastric/GEJ), discordant, the only tissue result predates trastuzumab: ToGA met", {"NCT03615326"}),
+    ("gastric-after-trastuzumab", f"HER2-positive (gastric/GEJ), {PREDATES}: ToGA met", {"NCT03615326", "NCT04082364", "NCT03409848"}),
+    ("gastric-retest-plasma-not-amplified", f"HER2-positive (gastric/GEJ), discordant, {PREDATES}: ToGA met", {"NCT03615326"}),
 ])
 def test_issue_15_status_headline_and_trials_not_offered(client, name, summary_start, not_offered):
     cards = call(client, load_request(name))[1]["cards"]
