@@ -589,4 +589,4 @@ def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mi
     assert "NCT05253651 MOUNTAINEER-03: registry status COMPLETED on" in closed
     assert "NCT04278144 BDC-1001 ± nivolumab: not found in the registry" in closed
     assert "NCT04460456" not in card["detail"]  # closed in the source and in the registry
-    assert "HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+." in card["detail"]
+    assert "HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+. Status: registry status on" in card["detail"]
