@@ -315,6 +315,14 @@ def test_the_call_is_named_and_set_against_each_criterion(client):
     assert "ToGA is not met by a call alone: it needs IHC 3+, or IHC 2+ with an ISH ratio ≥ 2" in gastric
 
 
+def test_the_status_summary_names_the_result_without_value_and_the_call(client):
+    cards = run(client, "gastric", b.ihc(P, "2+", 40), FISH_POSITIVE())
+    assert cards[0]["summary"] == ("HER2 indeterminate (gastric/GEJ): IHC 2+ in 40% of tumour cells, biopsy specimen; "
+                                   "HER2 ISH 2024-03-01 (laboratory: positive)")
+    cards = run(client, "crc", b.ihc(P, "1+"), FISH_NO_CALL())
+    assert cards[0]["summary"].endswith("; HER2 ISH 2024-03-01 without a value")
+
+
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))
 def test_no_call_is_ever_positive(client, tumour):
     for call_ in (POS, ("LA9633-4", "Present")):
