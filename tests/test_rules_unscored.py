@@ -429,8 +429,11 @@ def test_her2_drug_with_only_an_unscored_result_names_it_and_asks_the_laboratory
     assert {"common.warning.her2-drug-without-positive", "common.settling-test.ask-laboratory"} <= set(rules(warning))
     assert "HER2 IHC of 2024-03-01 (Observation/stain: no 0/1+/2+/3+ score)" in warning["detail"]
     assert "ask the laboratory for it rather than repeating the test" in warning["detail"]
+    assert {"crc.lab-request.ihc-score" if tumour == "crc" else "gc.lab-request.ihc-score"} <= set(rules(warning))
     [ask] = created([warning], "CommunicationRequest")
     assert ask["about"] == [{"reference": "Observation/stain"}] and "Please report the IHC score" in ask["payload"][0]["contentString"]
+    why = "HERACLES needs IHC 3+ in > 50% of tumour cells" if tumour == "crc" else "ToGA is written on the IHC score"
+    assert ask["reasonCode"][0]["text"].startswith(why)
     assert created([warning], "ServiceRequest") == []  # no new IHC or ISH
     assert [a["type"] for s in warning["suggestions"] for a in s["actions"]] == ["delete", "create"]
 

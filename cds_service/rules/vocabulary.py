@@ -101,8 +101,8 @@ def tissue_results(view: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _recency(when: datetime | None) -> tuple[bool, float]:
-    return (when is not None, when.timestamp() if when else 0.0)
+def _recency(when: datetime | None) -> float:
+    return when.timestamp() if when else float("-inf")  # an undated result is the oldest
 
 
 def open_unscored(facts: Facts) -> list[UnscoredResult]:
