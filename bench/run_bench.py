@@ -1,11 +1,18 @@
-"""Load benchmark (not a test): the service vs a bare Flask endpoint, same gunicorn settings, same run.
+"""Load benchmark (not a test): the service against its baselines, same server settings, same run.
 
-    python -m bench.run_bench [--seconds 10] [--connections 8] [--write docs/benchmarks.md]
+    python -m bench.run_bench [--seconds 10] [--patients 400] [--compare] [--write docs/benchmarks.md]
 
-Starts, on loopback only: the service (`gunicorn cds_service.wsgi:app`), a bare Flask app returning
-a fixed {"cards": []} (`gunicorn bench.bare_app:app`) with identical worker settings, and the Medplum
-test FHIR server. Drives each with wrk (bounded by --seconds) and prints throughput and
-p50/p95/p99 latency, with the ratio ours/bare. Needs wrk (Debian package `wrk`) and Node.js.
+On loopback only it starts, each with the configuration `her2-cds serve` uses by default
+(cds_service/server.py):
+- bare:  an endpoint that only parses the JSON body (`bench.baseline bare`);
+- floor: an endpoint that parses it and validates every FHIR resource with fhir.resources, the
+  work no hook call can skip (`bench.baseline floor`);
+- ours:  `her2-cds serve` itself, default configuration (audit records to SQLite).
+With --compare also the threaded configurations (HER2CDS_THREADS=4: the former default of
+2 workers x 4 threads; HER2CDS_THREADS=1: 2 sync workers). Each is driven by wrk with
+bench/rotate.lua over a pool of distinct order-sign calls (one synthetic patient each, 30
+resources of prefetch, no body repeated: bench/workload.py): first 1 connection (idle latency),
+then 8 (throughput and tail latency). Needs wrk (Debian package `wrk`).
 """
 from __future__ import annotations
 
@@ -14,148 +21,139 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import requests
 
 from bench import workload
+from cds_service.server import gunicorn_options
+from cds_service.settings import Settings
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open(os.getenv("BENCH_BODY"), "r")
-wrk.body = f:read("*a")
-f:close()
-done = function(summary, latency, requests)
-  io.write(string.format('RESULT {"requests": %d, "seconds": %.3f, "errors": %d, "non2xx": %d, "p50": %.3f, "p95": %.3f, "p99": %.3f}\\n',
-    summary.requests, summary.duration / 1e6, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status, latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
-end
-"""
-WRK_GET_SCRIPT = WRK_SCRIPT.replace('wrk.method = "POST"', 'wrk.method = "GET"').replace(
-    'wrk.body = f:read("*a")', 'wrk.body = nil; f:read("*a")').replace(
-    'wrk.headers["Content-Type"] = "application/json"', 'wrk.headers["Authorization"] = "Bearer bench-token"')
+PATH = "/cds-services/her2-order-sign"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start(name: str, args: list[str], env: dict, log_dir: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = open(log_dir / f"{name}.log", "w")  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen([sys.executable, "-m", *args], cwd=ROOT, env=dict(env, PORT=str(port), HOST="127.0.0.1"),
+                            stdout=log, stderr=subprocess.STDOUT)
+    return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_http(url: str, timeout: float = 30) -> None:
+def wait_up(base: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{base}: the server exited ({proc.returncode})")
         try:
-            requests.get(url, timeout=1)
+            requests.get(f"{base}/healthz", timeout=1)
             return
         except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
+            time.sleep(0.3)
+    raise RuntimeError(f"{base} did not come up")
 
 
-def gunicorn(app: str, port: int, workers: int, threads: int, env: dict) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-           "--threads", str(threads), "--log-level", "warning"]
-    log = open(Path(tempfile.gettempdir()) / f"her2cds-bench-{port}.log", "w")  # noqa: SIM115 - lives with the process
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-
-
-def run_wrk(url: str, body: Path | None, seconds: int, connections: int, script: str = WRK_SCRIPT) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(script)
-    env = dict(os.environ, BENCH_BODY=str(body) if body else os.devnull)
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
-                         capture_output=True, text=True, env=env, timeout=seconds + 30).stdout
+def run_wrk(url: str, body_list: Path, seconds: int, connections: int) -> dict:
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+                          "-s", str(ROOT / "bench" / "rotate.lua"), url], capture_output=True, text=True,
+                         env=dict(os.environ, BENCH_LIST=str(body_list)), timeout=seconds + 60).stdout
     line = next(item for item in out.splitlines() if item.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / result["seconds"]
     return result
 
 
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--write", help="write the results table into this markdown file")
+    parser.add_argument("--seconds", type=int, default=10, help="per measurement")
+    parser.add_argument("--patients", type=int, default=400, help="distinct patients in the pool (>= 300)")
+    parser.add_argument("--compare", action="store_true", help="also the threaded server configurations")
+    parser.add_argument("--write", help="write the results into this markdown file (between the bench markers)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     tmp = Path(tempfile.mkdtemp(prefix="her2cds-bench-"))
-    procs: list[subprocess.Popen] = []
+    bodies = workload.write_pool(tmp / "pool", args.patients)
+    body_list = tmp / "pool.list"
+    body_list.write_text("".join(f"{p}\n" for p in bodies))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HER2CDS_") and k not in ("WEB_CONCURRENCY", "PORT", "HOST")}
+    env.update(HER2CDS_LOG_LEVEL="WARNING", HER2CDS_PSEUDONYM_KEY="bench", PYTHONPATH=str(ROOT))
+    targets = [("bare (parse only)", ["bench.baseline", "bare"], {}),
+               ("floor (parse + fhir.resources validation)", ["bench.baseline", "floor"], {}),
+               ("ours: her2-cds serve, default", ["cds_service.cli", "serve"], {})]
+    if args.compare:
+        targets += [("ours: HER2CDS_THREADS=4 (2 x 4 threads)", ["cds_service.cli", "serve"], {"HER2CDS_THREADS": "4"}),
+                    ("ours: HER2CDS_THREADS=1 (2 sync workers)", ["cds_service.cli", "serve"], {"HER2CDS_THREADS": "1"})]
+    load_before = os.getloadavg()
+    results: list[tuple[str, dict, dict]] = []
     try:
-        ours_port, bare_port = free_port(), free_port()
-        env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3", HER2CDS_LOG_LEVEL="WARNING",
-                   HER2CDS_ALLOW_HTTP_FHIR="1", HER2CDS_PSEUDONYM_KEY="bench", PYTHONPATH=str(ROOT))
-        procs.append(gunicorn("cds_service.wsgi:app", ours_port, args.workers, args.threads, env))
-        procs.append(gunicorn("bench.bare_app:app", bare_port, args.workers, args.threads, env))
-        fhir = subprocess.Popen(["node", "server.mjs", "--fixtures", str(ROOT / "fixtures" / "patients"), "--token", "bench-token"],
-                                cwd=ROOT / "tests" / "fhir_server", stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        procs.append(fhir)
-        fhir_port = int(fhir.stdout.readline().split()[1])
-        ours, bare, fhir_base = (f"http://127.0.0.1:{p}" for p in (ours_port, bare_port, fhir_port))
-        wait_http(f"{ours}/healthz")
-        wait_http(bare)
-        bodies = {}
-        for name, request in (("patient-view", workload.patient_view()), ("order-sign", workload.order_sign()),
-                              ("no-prefetch", workload.no_prefetch(f"{fhir_base}/fhir"))):
-            bodies[name] = tmp / f"{name}.json"
-            bodies[name].write_text(json.dumps(request))
-        rows = []
-        bare_result = run_wrk(bare, bodies["order-sign"], args.seconds, args.connections)
-        rows.append(("bare Flask {\"cards\": []} (order-sign body)", bare_result, None))
-        for name, path in (("patient-view", "her2-patient-view"), ("order-sign", "her2-order-sign"),
-                           ("no-prefetch patient-view", "her2-patient-view")):
-            key = "no-prefetch" if name.startswith("no-prefetch") else name
-            check = requests.post(f"{ours}/cds-services/{path}", data=bodies[key].read_bytes(),
-                                  headers={"Content-Type": "application/json"}, timeout=10)
-            assert check.status_code == 200 and check.json()["cards"], check.text[:300]
-            result = run_wrk(f"{ours}/cds-services/{path}", bodies[key], args.seconds, args.connections)
-            rows.append((name, result, result["rps"] / bare_result["rps"]))
-        query = ("/fhir/Observation?patient=Patient/crc-ras&code=http://loinc.org|18474-7,http://loinc.org|69548-6"
-                 "&_count=100")
-        direct = run_wrk(fhir_base + query, None, args.seconds, args.connections, WRK_GET_SCRIPT)
-        rows.append(("Medplum FHIR server alone (one Observation search)", direct, None))
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
+        for i, (name, cmd, extra) in enumerate(targets):  # one server at a time: nothing else of ours runs meanwhile
+            server_env = dict(env, DATABASE_URL=f"sqlite:///{tmp}/bench-{i}.sqlite3",
+                              PROMETHEUS_MULTIPROC_DIR=str(tmp / f"metrics-{i}"), **extra)
+            proc, base = start(f"server-{i}", cmd, server_env, tmp)
             try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+                wait_up(base, proc)
+                check = requests.post(base + PATH, data=bodies[0].read_bytes(), timeout=30,
+                                      headers={"Content-Type": "application/json"})
+                assert check.status_code == 200, check.text[:300]
+                if cmd[0] == "cds_service.cli":
+                    assert check.json()["cards"], "the service answered no card for a relevant order"
+                run_wrk(base + PATH, body_list, 2, 8)  # warm-up: imports, first connections, caches of code
+                idle = run_wrk(base + PATH, body_list, args.seconds, 1)
+                busy = run_wrk(base + PATH, body_list, args.seconds, 8)
+                results.append((name, idle, busy))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    table = ["| workload | requests/s | p50 ms | p95 ms | p99 ms | errors | ours/bare throughput |",
-             "|---|---|---|---|---|---|---|"]
-    for name, r, ratio in rows:
-        table.append(f"| {name} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | {r['p99']:.2f} | "
-                     f"{r['errors'] + r['non2xx']} | {'' if ratio is None else f'{ratio:.0%}'} |")
-    no_prefetch = next(r for n, r, _ in rows if n.startswith("no-prefetch"))
-    machine = (f"{platform.node()}: {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-               f"gunicorn {args.workers} workers x {args.threads} threads, wrk 2 threads x {args.connections} connections, "
-               f"{args.seconds} s per workload, all on one machine (loopback)")
-    summary = (f"no-prefetch p50 / FHIR server p50 = {no_prefetch['p50'] / direct['p50']:.1f}x "
-               f"(the hook makes 6 parallel searches)")
-    print(machine)
-    print("\n".join(table))
-    print(summary)
+    load_after = os.getloadavg()
+    text = report(results, args, load_before, load_after)
+    print(text)
     if args.write:
         target = Path(args.write)
-        text = target.read_text() if target.exists() else ""
-        start, end = "<!-- bench:start -->", "<!-- bench:end -->"
-        block = f"{start}\n_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine}._\n\n" \
-                + "\n".join(table) + f"\n\n{summary}\n{end}"
-        text = text.split(start)[0] + block + text.split(end)[1] if start in text else text + "\n" + block + "\n"
-        target.write_text(text)
+        old = target.read_text() if target.exists() else ""
+        block = f"{START}\n{text}\n{END}"
+        target.write_text(old.split(START)[0] + block + old.split(END)[1] if START in old else old + "\n" + block + "\n")
     return 0
+
+
+def report(results: list[tuple[str, dict, dict]], args: argparse.Namespace, load_before: tuple, load_after: tuple) -> str:
+    by_name = {name: (idle, busy) for name, idle, busy in results}
+    bare, floor = by_name["bare (parse only)"], by_name["floor (parse + fhir.resources validation)"]
+    options = gunicorn_options(Settings.from_env({}))
+    lines = [f"_Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}; load average "
+             f"{load_before[0]:.2f} before, {load_after[0]:.2f} after (1 min). Server settings for all rows unless named: "
+             f"gunicorn {version('gunicorn')}, {options['workers']} x {options['worker_class']} workers (gevent "
+             f"{version('gevent')}). Pool: {args.patients} distinct order-sign calls, 30 resources each; wrk, "
+             f"{args.seconds} s per measurement, on the same machine (loopback)._", "",
+             "| server | 1 conn: p50 ms | 1 conn: p99 ms | 8 conn: requests/s | 8 conn: p50 ms | 8 conn: p99 ms | errors |",
+             "|---|---|---|---|---|---|---|"]
+    for name, idle, busy in results:
+        errors = idle["errors"] + idle["non2xx"] + busy["errors"] + busy["non2xx"]
+        lines.append(f"| {name} | {idle['p50']:.1f} | {idle['p99']:.1f} | {busy['rps']:.0f} | {busy['p50']:.1f} | "
+                     f"{busy['p99']:.1f} | {errors} |")
+    lines += ["", "| ratio | 8 conn throughput | 1 conn p50 |", "|---|---|---|"]
+    for name, idle, busy in results:
+        if name.startswith("ours"):
+            for base_name, (b_idle, b_busy) in (("floor", floor), ("bare", bare)):
+                lines.append(f"| {name} / {base_name} | {busy['rps'] / b_busy['rps']:.0%} | {idle['p50'] / b_idle['p50']:.2f}x |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,60 +1,66 @@
-"""`her2-cds`: serve the service, or send a fixture's hook request and print the cards."""
+"""`her2-cds`: serve the service, or send a fixture's hook request and print the cards.
+
+Operator mistakes (bad settings, a database or service that cannot be reached, an unreadable
+file) end with one line `her2-cds: error: ...` on stderr and exit status 1 (2 for usage and
+configuration errors); only a bug shows a traceback. Long commands report progress on stderr.
+"""
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import sys
-import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from .discovery import SERVICE_FOR_HOOK
-from .knowledge import default_fixtures_dir
-from .settings import Settings
+from .knowledge import KnowledgeError, default_fixtures_dir
+from .settings import Settings, SettingsError
+
+
+class CliError(Exception):
+    """An operator mistake or an unreachable dependency: reported as one line, exit status 1."""
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr (stdout stays the command's output)."""
+    print(f"her2-cds: {message}", file=sys.stderr, flush=True)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    # Before prometheus_client is first imported: metrics from all workers, aggregated.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="her2cds-metrics-")
-    metrics_dir = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
-    metrics_dir.mkdir(parents=True, exist_ok=True)  # /tmp may be a fresh emptyDir
-    for stale in metrics_dir.glob("*.db"):  # counters from a previous run must not be summed in
-        stale.unlink()
-    from gunicorn.app.base import BaseApplication
+    """Check the configuration, then serve (cds_service/server.py says how and why)."""
+    from .server import check_in_child, serve, with_shared_pseudonym_key
 
-    from .app import create_app
+    try:
+        settings = Settings.from_env()
+        settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
+    except SettingsError as exc:
+        print(f"her2-cds: {exc}", file=sys.stderr)
+        return 2
+    problem = check_in_child(lambda: _start_checks(settings))  # before the server listens
+    if problem:
+        print(f"her2-cds: cannot start: {problem}", file=sys.stderr)
+        return 2
+    settings = with_shared_pseudonym_key(settings)
+
+    def build() -> Any:
+        from .app import create_app
+
+        return create_app(settings)
+
+    serve(settings, build)
+    return 0
+
+
+def _start_checks(settings: Settings) -> None:
+    """What must hold before the server listens: a safe configuration (`startup.preflight`) and
+    knowledge files that load and validate."""
+    from .knowledge import load_knowledge
     from .startup import preflight
 
-    settings = Settings.from_env()
-    host = args.host or settings.host
-    port = args.port or settings.port
-    settings = settings.replace(host=host, port=port)
-    preflight(settings)  # refuse an unsafe start before binding
-
-    def child_exit(_server: Any, worker: Any) -> None:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-
-    class _Server(BaseApplication):
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("child_exit", child_exit)
-            if Path("/dev/shm").is_dir():
-                self.cfg.set("worker_tmp_dir", "/dev/shm")  # heartbeat files off the (read-only) root fs
-            self.cfg.set("workers", int(os.environ.get("HER2CDS_WORKERS", "2")))
-            self.cfg.set("threads", int(os.environ.get("HER2CDS_THREADS", "4")))
-            self.cfg.set("timeout", int(os.environ.get("HER2CDS_TIMEOUT_S", "30")))
-            self.cfg.set("graceful_timeout", int(os.environ.get("HER2CDS_GRACEFUL_TIMEOUT_S", "20")))
-            self.cfg.set("accesslog", None)
-
-        def load(self) -> Any:
-            return create_app(settings)
-
-    _Server().run()
-    return 0
+    preflight(settings)
+    load_knowledge(settings.knowledge_dir)
 
 
 def fixture_request(name: str) -> dict:
@@ -64,7 +70,7 @@ def fixture_request(name: str) -> dict:
         path = default_fixtures_dir() / "requests" / f"{name.removesuffix('.json')}.json"
     if not path.is_file():
         names = sorted(p.stem for p in (default_fixtures_dir() / "requests").glob("*.json"))
-        raise SystemExit(f"no fixture {name!r}; available: {', '.join(names)}")
+        raise CliError(f"no fixture {name!r}; available: {', '.join(names)}")
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -97,8 +103,16 @@ def _call(args: argparse.Namespace) -> int:
     if args.url:
         import requests
 
-        response = requests.post(f"{args.url.rstrip('/')}/cds-services/{service}", json=request, timeout=30)
-        status, body = response.status_code, response.json()
+        url = f"{args.url.rstrip('/')}/cds-services/{service}"
+        try:
+            response = requests.post(url, json=request, timeout=30)
+        except requests.RequestException as exc:
+            raise CliError(f"cannot reach the service at {args.url}: {_network_reason(exc)}") from None
+        try:
+            status, body = response.status_code, response.json()
+        except ValueError:
+            raise CliError(f"{url} answered HTTP {response.status_code} with a body that is not JSON "
+                           "(is this the HER2 CDS service?)") from None
     else:
         from .app import create_app
 
@@ -115,31 +129,93 @@ def _call(args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
+def _network_reason(exc: Exception) -> str:
+    """The short cause of a network error ("Connection refused", "Name or service not known", ...)."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    found = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    return found.group(1).strip() if found else type(exc).__name__
+
+
+def _database_url(settings: Settings) -> str:
+    from .storage import DEFAULT_DATABASE_URL
+
+    return settings.database_url or DEFAULT_DATABASE_URL
+
+
+def _shown_url(url: str) -> str:
+    """A database URL fit for a terminal or a log: the password hidden."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def _store(settings: Settings) -> Any:
+    """The database the command works on (migrated first when HER2CDS_DB_AUTO_MIGRATE is on)."""
+    from .storage import Store
+
+    store = Store(_database_url(settings), auto_migrate=settings.db_auto_migrate)
+    with store.engine.connect():
+        pass  # an unreachable database raises here, with its reason
+    state, detail = store.check()
+    if state != "ok":
+        raise CliError(f"database {_shown_url(store.url)}: {state}" + (f": {detail}" if detail else ""))
+    return store
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
-    from .storage import DEFAULT_DATABASE_URL, migrate
+    from .storage import head_revisions, migrate
 
     settings = Settings.from_env()
-    migrate(settings.database_url or DEFAULT_DATABASE_URL)
-    print("database schema is at the newest revision")
+    url = _database_url(settings)
+    if not settings.database_url:
+        progress(f"DATABASE_URL is not set: using the default SQLite file in the working directory ({url})")
+    progress(f"upgrading {_shown_url(url)} to revision {', '.join(sorted(head_revisions()))} ...")
+    migrate(url)
+    print(f"database schema is at the newest revision ({', '.join(sorted(head_revisions()))})")
     return 0
 
 
 def _trials_refresh(args: argparse.Namespace) -> int:
     from .knowledge import load_knowledge
-    from .trial_registry import RefreshError, overlay_path, refresh
+    from .trial_registry import RefreshError, refresh
 
     settings = Settings.from_env()
     knowledge = load_knowledge(settings.knowledge_dir)
+    store = _store(settings)
     try:
-        path, report = refresh(settings, knowledge, min_interval_s=args.min_interval)
+        overlay, report = refresh(settings, knowledge, store, min_interval_s=args.min_interval, progress=progress)
     except RefreshError as exc:
-        print(f"refresh failed: {exc}. The previous overlay ({overlay_path(settings, knowledge)}) is left untouched.",
-              file=sys.stderr)
-        return 1
+        raise CliError(f"refresh failed: {exc}. The trial status in force (the previous refresh) is left untouched.") from None
     open_count = sum(1 for v in report.statuses.values() if v["overallStatus"] in ("RECRUITING", "NOT_YET_RECRUITING"))
-    print(f"wrote {path}: {len(report.statuses)} trials, {open_count} recruiting or not yet recruiting")
+    print(f"stored the registry status of {len(report.statuses)} trials in the database ({_shown_url(store.url)}), "
+          f"{open_count} recruiting or not yet recruiting; refreshed {overlay.refreshed_at.isoformat()}")
+    if settings.trial_overlay:
+        print(f"exported a JSON copy to {settings.trial_overlay}")
     for nct in report.missing:
         print(f"not found in the registry: {nct}")
+    return 0
+
+
+def _trials_import(args: argparse.Namespace) -> int:
+    from .knowledge import load_knowledge
+    from .trial_registry import import_overlay
+
+    settings = Settings.from_env()
+    path = args.file or settings.trial_overlay
+    if not path:
+        raise CliError("name the overlay file to import (argument FILE or HER2CDS_TRIAL_OVERLAY)")
+    knowledge = load_knowledge(settings.knowledge_dir)
+    store = _store(settings)
+    overlay = import_overlay(Path(path), store, knowledge, settings.trial_overlay_max_age_days)
+    print(f"imported {path}: registry status of {len(overlay.trials)} trials, refreshed {overlay.refreshed_at.isoformat()}"
+          + (f" ({overlay.age_days:.0f} days ago: STALE)" if overlay.stale else ""))
     return 0
 
 
@@ -148,7 +224,7 @@ def _knowledge_report(args: argparse.Namespace) -> int:
     from .report import build, render_html, render_json, render_markdown
 
     knowledge = load_knowledge(Settings.from_env().knowledge_dir)
-    items = build(knowledge)
+    items = build(knowledge, progress=progress)
     return _write(args, {"html": render_html, "json": render_json, "md": render_markdown}[args.format](knowledge, items))
 
 
@@ -164,16 +240,73 @@ def _write(args: argparse.Namespace, text: str) -> int:
 
 def _feedback_report(args: argparse.Namespace) -> int:
     from .feedback_report import render_json, render_markdown, tally
-    from .storage import Store
 
-    settings = Settings.from_env()
-    store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
-    tallies, without_rules = tally(store)
+    tallies, without_rules = tally(_store(Settings.from_env()))
     return _write(args, (render_json if args.format == "json" else render_markdown)(tallies, without_rules))
 
 
+class _Version(argparse.Action):
+    """`--version`: the package version and the knowledge version it serves."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from .knowledge import load_knowledge
+
+        try:
+            knowledge = f"knowledge {load_knowledge(Settings.from_env().knowledge_dir).version_label}"
+        except (KnowledgeError, SettingsError, OSError) as exc:
+            knowledge = f"knowledge not loadable: {_one_line(exc)}"
+        print(f"her2-cds {metadata.version('her2-cds')} ({knowledge})")
+        parser.exit()
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return "; ".join(lines) or type(exc).__name__
+
+
+def _operator_error(exc: Exception) -> tuple[str, int] | None:
+    """(one-line message, exit status) for an error an operator can fix; None for a bug."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from .security import ConfigError
+    from .trial_registry import OverlayFileError
+
+    if isinstance(exc, SettingsError | ConfigError):
+        return f"configuration: {_one_line(exc)}", 2
+    if isinstance(exc, KnowledgeError):
+        return f"knowledge files: {_one_line(exc)}", 2
+    if isinstance(exc, CliError | OverlayFileError):
+        return _one_line(exc), 1
+    if isinstance(exc, ArgumentError):
+        return f"DATABASE_URL is not a usable SQLAlchemy URL ({_one_line(exc)})", 2
+    if isinstance(exc, SQLAlchemyError):
+        cause = getattr(exc, "orig", None) or exc
+        url = _shown_url(_database_url(Settings.from_env())) if _settings_ok() else "DATABASE_URL"
+        return f"database {url} cannot be used: {_one_line(cause).split(' (Background on this error')[0]}", 1
+    if isinstance(exc, CommandError):
+        return f"database migrations: {_one_line(exc)}", 1
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or _one_line(exc)}", 1
+    return None
+
+
+def _settings_ok() -> bool:
+    try:
+        Settings.from_env()
+        return True
+    except SettingsError:
+        return False
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__)
+    parser = argparse.ArgumentParser(prog="her2-cds", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host")
@@ -189,9 +322,12 @@ def main(argv: list[str] | None = None) -> int:
     db_sub.add_parser("upgrade", help="apply the Alembic migrations to DATABASE_URL").set_defaults(func=_db_upgrade)
     trials = sub.add_parser("trials", help="trial status from ClinicalTrials.gov")
     trials_sub = trials.add_subparsers(dest="trials_command", required=True)
-    refresh = trials_sub.add_parser("refresh", help="refresh the trial-status overlay from the registry")
+    refresh = trials_sub.add_parser("refresh", help="ask the registry for every trial's status and store it in the database")
     refresh.add_argument("--min-interval", type=float, default=0.25, help="seconds between registry requests")
     refresh.set_defaults(func=_trials_refresh)
+    imports = trials_sub.add_parser("import", help="store an exported trial-status file in the database")
+    imports.add_argument("file", nargs="?", help="the JSON file (default: HER2CDS_TRIAL_OVERLAY)")
+    imports.set_defaults(func=_trials_import)
     knowledge = sub.add_parser("knowledge", help="the knowledge files")
     knowledge_sub = knowledge.add_subparsers(dest="knowledge_command", required=True)
     report = knowledge_sub.add_parser("report", help="a document for clinical reviewers")
@@ -205,7 +341,18 @@ def main(argv: list[str] | None = None) -> int:
     feedback_report.add_argument("--output", help="write to this file instead of stdout")
     feedback_report.set_defaults(func=_feedback_report)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("her2-cds: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        known = _operator_error(exc)
+        if known is None:
+            raise  # a bug: the traceback is what a maintainer needs
+        message, status = known
+        print(f"her2-cds: error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,16 +58,18 @@ class Entry:
                 "rule": {k: v for k, v in self.rule.items() if v not in (None, [], {}) and k != "id"}}
 
 
-def fixture_index() -> dict[str, list[str]]:
-    """Rule id -> the fixture requests whose cards name it."""
+def fixture_index(progress: Callable[[str], None] | None = None) -> dict[str, list[str]]:
+    """Rule id -> the fixture requests whose cards name it. `progress` hears one line per fixture."""
     from .app import create_app
 
     tmp = Path(tempfile.mkdtemp(prefix="her2cds-report-"))
     client = create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp}/report.sqlite3",
-                                           "HER2CDS_LOG_LEVEL": "ERROR",
-                                           "HER2CDS_TRIAL_OVERLAY": str(tmp / "none.json")})).test_client()
+                                           "HER2CDS_LOG_LEVEL": "ERROR"})).test_client()  # a new database: no registry overlay
     index: dict[str, list[str]] = {}
-    for path in sorted((default_fixtures_dir() / "requests").glob("*.json")):
+    paths = sorted((default_fixtures_dir() / "requests").glob("*.json"))
+    for number, path in enumerate(paths, 1):
+        if progress:
+            progress(f"running fixture {number}/{len(paths)}: {path.stem}")
         request = json.loads(path.read_text(encoding="utf-8"))
         cards = client.post(f"/cds-services/{SERVICE_FOR_HOOK[request['hook']]}", json=request).get_json()["cards"]
         for card in cards:
@@ -110,8 +113,8 @@ def other_citations(knowledge: Knowledge, items: list[Entry]) -> list[dict[str, 
     return extra
 
 
-def build(knowledge: Knowledge) -> list[Entry]:
-    index = fixture_index()
+def build(knowledge: Knowledge, progress: Callable[[str], None] | None = None) -> list[Entry]:
+    index = fixture_index(progress)
     items = entries(knowledge)
     for item in items:
         item.fixtures = index.get(item.id, [])

@@ -2,13 +2,19 @@
 
 Configured trusted issuers (HER2CDS_TRUSTED_ISSUERS_FILE): JSON list of
 {"iss", "jwks_url" or "jwks", "jku_allowlist": [...], "fhir_servers": [...]}.
-Accepts ES384 and RS384 only; checks signature, iss, aud (= public base URL + path), exp, iat,
-jti and its replay. Every failure is an AuthError with a reason code (sent in WWW-Authenticate).
+Accepts ES384 and RS384 only; checks claim types, signature, iss, aud (= public base URL + path),
+exp, iat, the token's lifetime (exp - iat, HER2CDS_MAX_TOKEN_LIFETIME_S), jti and its replay.
+Keys: the issuer's configured key set (inline `jwks` or `jwks_url`) whenever it holds the token's
+`kid`, also when the token names a `jku` (the CDS Hooks sandbox always does); a `jku` is fetched
+only when it is on the issuer's allowlist and the configured set lacks the kid. Every failure is an
+AuthError with a reason code (sent in WWW-Authenticate) and a fixed text: network and library
+errors go to the log, never to the caller.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +26,8 @@ from jwt import PyJWKClient, PyJWKSet
 
 log = logging.getLogger("her2cds.auth")
 ALGORITHMS = ("ES384", "RS384")
+MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
+MAX_JTI_CHARS = 256
 
 
 class AuthError(Exception):
@@ -43,12 +51,34 @@ class Issuer:
     jku_allowlist: list[str] = field(default_factory=list)
     fhir_servers: list[str] = field(default_factory=list)
     _clients: dict[str, PyJWKClient] = field(default_factory=dict, repr=False)
+    _inline: PyJWKSet | None = field(default=None, repr=False)
 
-    def client(self, url: str) -> PyJWKClient:
-        """A cached JWKS client per URL (keys cached, refetched on an unknown kid)."""
+    def __post_init__(self) -> None:
+        if self.jwks is not None:
+            try:
+                self._inline = PyJWKSet.from_dict(self.jwks)
+            except jwt.PyJWTError as exc:
+                raise ConfigError(f"issuer {self.iss!r}: inline 'jwks' holds no usable key ({exc})") from None
+
+    def configured_key(self, kid: str | None) -> Any:
+        """The kid's key from the configured set (inline, then jwks_url), or None."""
+        if self._inline is not None:
+            key = next((k for k in self._inline.keys if kid is None or k.key_id == kid), None)
+            if key is not None:
+                return key
+        return self.fetched_key(self.jwks_url, kid) if self.jwks_url else None
+
+    def fetched_key(self, url: str, kid: str | None) -> Any:
+        """The kid's key from a JWKS URL, or None. Sets are cached for 300 s; an unknown kid
+        refetches at most every 30 s (PyJWKClient's cooldown). Errors are logged, not raised."""
         if url not in self._clients:
             self._clients[url] = PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
-        return self._clients[url]
+        client = self._clients[url]
+        try:
+            return client.get_signing_key(kid) if kid else client.get_signing_keys()[0]
+        except (jwt.PyJWKClientError, jwt.PyJWTError, IndexError) as exc:
+            log.warning("JWKS lookup failed", extra={"iss": self.iss, "jwks": url, "detail": str(exc)[:300]})
+            return None
 
 
 def load_issuers(path: str) -> dict[str, Issuer]:
@@ -73,31 +103,50 @@ def load_issuers(path: str) -> dict[str, Issuer]:
     return issuers
 
 
+def _numeric_date(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            and 0 <= value <= MAX_NUMERIC_DATE)
+
+
+def _check_claim_types(claims: dict) -> None:
+    """401 `invalid-claim` for claims of the wrong type, before any key is looked up."""
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _numeric_date(claims[name]):
+            raise AuthError("invalid-claim", f"the token's '{name}' is not a NumericDate (seconds since 1970)")
+    for name in ("iss", "jti", "sub"):
+        if name in claims and not isinstance(claims[name], str):
+            raise AuthError("invalid-claim", f"the token's '{name}' is not a string")
+    if len(claims.get("jti") or "") > MAX_JTI_CHARS:
+        raise AuthError("invalid-claim", f"the token's 'jti' is longer than {MAX_JTI_CHARS} characters")
+    aud = claims.get("aud")
+    if aud is not None and not isinstance(aud, str) and not (
+            isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud)):
+        raise AuthError("invalid-claim", "the token's 'aud' is not a string or a list of strings")
+
+
 class Verifier:
     """Verifies the bearer JWT of one call against the trusted issuers and the replay store."""
 
     def __init__(self, issuers: dict[str, Issuer], remember_jti: Callable[[str, str, datetime], bool],
-                 leeway_s: float = 30) -> None:
+                 leeway_s: float = 30, max_lifetime_s: float = 300) -> None:
         self.issuers = issuers
         self.remember_jti = remember_jti
         self.leeway = leeway_s
+        self.max_lifetime = max_lifetime_s
 
     def _key(self, issuer: Issuer, header: dict) -> Any:
-        """The issuer's signing key for this token: inline JWKS, allow-listed jku, or jwks_url."""
-        kid = header.get("kid")
-        jku = header.get("jku")
-        if jku is not None and jku not in issuer.jku_allowlist:
-            raise AuthError("jku-not-allowed", "the token's jku is not on this issuer's allowlist")
-        try:
-            if jku is None and issuer.jwks is not None:
-                keys = [k for k in PyJWKSet.from_dict(issuer.jwks).keys if kid is None or k.key_id == kid]
-                if not keys:
-                    raise AuthError("unknown-key", "no key of this issuer matches the token's kid")
-                return keys[0]
-            client = issuer.client(jku or issuer.jwks_url or "")
-            return client.get_signing_key(kid) if kid else client.get_signing_keys()[0]
-        except (jwt.PyJWKClientError, jwt.PyJWTError) as exc:
-            raise AuthError("unknown-key", f"signing key not found: {exc}") from None
+        """The signing key: the configured set when it holds the kid, else an allow-listed jku."""
+        kid, jku = header.get("kid"), header.get("jku")
+        if jku is not None and not isinstance(jku, str):
+            raise AuthError("malformed-token", "the token's jku is not a URL")
+        key = issuer.configured_key(kid)
+        if key is None and jku is not None:
+            if jku not in issuer.jku_allowlist:
+                raise AuthError("jku-not-allowed", "the token's jku is not on this issuer's allowlist")
+            key = issuer.fetched_key(jku, kid)
+        if key is None:
+            raise AuthError("unknown-key", "no key of this issuer matches the token's kid")
+        return key
 
     def verify(self, authorization: str | None, audience: str) -> dict:
         """The verified claims, or AuthError."""
@@ -110,7 +159,8 @@ class Verifier:
         except jwt.PyJWTError:
             raise AuthError("malformed-token", "the bearer token is not a JWT") from None
         if header.get("alg") not in ALGORITHMS:
-            raise AuthError("alg-not-allowed", f"algorithm {header.get('alg')!r} is not allowed (ES384 or RS384)")
+            raise AuthError("alg-not-allowed", "the token's algorithm is not allowed (ES384 or RS384 only)")
+        _check_claim_types(unverified)
         issuer = self.issuers.get(unverified.get("iss")) if isinstance(unverified.get("iss"), str) else None
         if issuer is None:
             raise AuthError("unknown-issuer", "the token's issuer is not trusted")
@@ -130,10 +180,16 @@ class Verifier:
             raise AuthError(code, f"the token has no '{exc.claim}' claim") from None
         except jwt.InvalidSignatureError:
             raise AuthError("bad-signature", "the token's signature does not verify") from None
-        except jwt.PyJWTError as exc:
-            raise AuthError("invalid-token", f"the token is invalid ({type(exc).__name__})") from None
-        if not isinstance(claims["jti"], str) or not claims["jti"]:
+        except (jwt.PyJWTError, TypeError, ValueError, OverflowError) as exc:
+            log.info("JWT rejected by the library", extra={"detail": type(exc).__name__})
+            raise AuthError("invalid-token", "the token is invalid") from None
+        if not claims["jti"]:
             raise AuthError("missing-jti", "the token has no usable 'jti'")
+        if claims["exp"] <= claims["iat"]:
+            raise AuthError("invalid-claim", "the token's 'exp' is not after its 'iat'")
+        if claims["exp"] - claims["iat"] > self.max_lifetime:
+            raise AuthError("lifetime-too-long",
+                            f"the token's lifetime (exp - iat) exceeds {self.max_lifetime:g} s")
         expires = datetime.fromtimestamp(claims["exp"] + self.leeway, UTC)
         if not self.remember_jti(claims["jti"], issuer.iss, expires):
             raise AuthError("replayed-jti", "this token's jti has been used before")

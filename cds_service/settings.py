@@ -61,6 +61,7 @@ class Settings(BaseModel):
     threads: PositiveInt | None = _env("HER2CDS_THREADS")
     timeout_s: PositiveInt = Field(30, validation_alias="HER2CDS_TIMEOUT_S")
     graceful_timeout_s: PositiveInt = Field(20, validation_alias="HER2CDS_GRACEFUL_TIMEOUT_S")
+    read_timeout_s: PositiveInt = Field(10, validation_alias="HER2CDS_READ_TIMEOUT_S")  # a client sends its request within this
 
     @field_validator("log_level")
     @classmethod

@@ -12,11 +12,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, event, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
@@ -69,6 +72,19 @@ class FeedbackRecord(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class TrialOverlayRecord(Base):
+    """One registry refresh of trial status (`her2-cds trials refresh` or `trials import`); the most
+    recent refresh is in force, earlier ones are kept as the record of what cards showed when."""
+
+    __tablename__ = "trial_overlay"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    api: Mapped[str] = mapped_column(String(512))
+    knowledge_version: Mapped[str] = mapped_column(String(32))
+    trials: Mapped[dict] = mapped_column(JSON)
+    missing: Mapped[list] = mapped_column(JSON)
+
+
 class SeenToken(Base):
     """JWT ids seen, kept until the token expires (replay protection)."""
 
@@ -96,6 +112,28 @@ def _sqlite_file_lock(database_url: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    return config
+
+
+@cache
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_alembic_config(""))
+
+
+def head_revisions() -> frozenset[str]:
+    """The newest Alembic revision(s) this code expects the database to be at."""
+    return frozenset(_script().get_heads())
+
+
+def known_revisions() -> frozenset[str]:
+    """Every revision this release ships (a revision outside it comes from a newer release)."""
+    return frozenset(rev.revision for rev in _script().walk_revisions())
+
+
 def migrate(database_url: str) -> None:
     """Bring the database schema to the newest Alembic revision.
 
@@ -103,9 +141,7 @@ def migrate(database_url: str) -> None:
     for SQLite and by an advisory lock for PostgreSQL (migrations/env.py); the second migrator
     then finds the schema at head and does nothing.
     """
-    config = Config()
-    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    config.set_main_option("sqlalchemy.url", database_url)
+    config = _alembic_config(database_url)
     with _MIGRATION_LOCK, _sqlite_file_lock(database_url):
         command.upgrade(config, "head")
 
@@ -135,15 +171,25 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        self.heads = head_revisions()
 
-    def ready(self) -> bool:
-        """True when the database answers."""
+    def check(self) -> tuple[str, str | None]:
+        """("ok", None) when the database answers and its schema is at this release's newest revision
+        (or at a newer release's: migrations only add, so the previous release keeps serving during a
+        rollout); ("unavailable", None); or ("migrations-pending", what is found and what is needed)."""
         try:
             with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            return True
+                current = set(MigrationContext.configure(conn).get_current_heads())
         except Exception:  # noqa: BLE001 - any failure means not ready
-            return False
+            return "unavailable", None
+        if current == self.heads or (current and not current & known_revisions()):
+            return "ok", None
+        return "migrations-pending", (f"schema at {', '.join(sorted(current)) or 'no revision'}, this release needs "
+                                      f"{', '.join(sorted(self.heads))} (her2-cds db upgrade)")
+
+    def ready(self) -> bool:
+        """True when the database answers and its schema is at (or past) this release's newest revision."""
+        return self.check()[0] == "ok"
 
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
                     knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
@@ -194,19 +240,42 @@ class Store:
                 yield version, rules, latest.get(card_uuid)
 
     def remember_jti(self, jti: str, iss: str, expires_at: datetime) -> bool:
-        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged."""
+        """Store a JWT id; False if it was already seen (a replay). Expired ids are purged.
+
+        The key is issuer + jti, or its SHA-256 when that does not fit the column: never truncated,
+        so two long ids that share a prefix are not taken for a replay of each other.
+        """
         now = datetime.now(UTC)
+        key = f"{iss}\x1f{jti}"
+        if len(key) > 255:
+            key = "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
         try:
             with self.session.begin() as s:
                 s.execute(delete(SeenToken).where(SeenToken.expires_at < now))
-                s.add(SeenToken(jti=f"{iss}\x1f{jti}"[:255], iss=iss[:512], expires_at=expires_at))
+                s.add(SeenToken(jti=key, iss=iss[:512], expires_at=expires_at))
         except IntegrityError:
             return False
         return True
+
+    def save_trial_overlay(self, refreshed_at: datetime, api: str, knowledge_version: str, trials: dict[str, dict],
+                           missing: list[str]) -> int:
+        """Store one registry refresh; it is in force for every replica from now on. Returns its id."""
+        with self.session.begin() as s:
+            record = TrialOverlayRecord(refreshed_at=refreshed_at.astimezone(UTC), api=api[:512], knowledge_version=knowledge_version,
+                                        trials=trials, missing=missing)
+            s.add(record)
+            s.flush()
+            return record.id
+
+    def latest_trial_overlay(self) -> TrialOverlayRecord | None:
+        """The most recent registry refresh (by its refresh time), or None when there has been none."""
+        newest = select(TrialOverlayRecord).order_by(TrialOverlayRecord.refreshed_at.desc(), TrialOverlayRecord.id.desc())
+        with self.session() as s:
+            return s.scalars(newest.limit(1)).first()
 
     def dump(self) -> dict[str, Any]:
         """Every stored row as plain data (tests and PHI checks)."""
         with self.session() as s:
             return {model.__tablename__: [{c.name: getattr(row, c.name) for c in model.__table__.columns}
                                           for row in s.scalars(select(model))]
-                    for model in (AuditRecord, IssuedCard, FeedbackRecord, SeenToken)}
+                    for model in (AuditRecord, IssuedCard, FeedbackRecord, SeenToken, TrialOverlayRecord)}

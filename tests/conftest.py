@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from cds_service.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-SEEDS = ROOT.parent / "shared" / "seeds"
 
 
 def free_port() -> int:
@@ -35,13 +35,26 @@ def postgres_url(tmp_path_factory):
     server.cleanup()
 
 
+RUN_ARTEFACTS = ("*.sqlite3", "*.sqlite3-*", "*.migrate-lock", "*.db", "trial-status-overlay.json")
+
+
+def run_artefacts() -> set[Path]:
+    """Files a run of the service leaves behind, in the checkout and in the packaged knowledge folder."""
+    places = (ROOT, ROOT / "cards", ROOT / "cds_service")
+    return {path for place in places for pattern in RUN_ARTEFACTS for path in place.glob(pattern)}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _work_in_a_temporary_directory(tmp_path_factory):
-    """The default SQLite file is created in the working directory: keep it out of the checkout."""
+    """The default SQLite file is created in the working directory: keep it out of the checkout, and
+    fail the run if any test (or a process it starts) writes run artefacts into it after all."""
+    before = run_artefacts()
     previous = os.getcwd()
     os.chdir(tmp_path_factory.mktemp("cwd"))
     yield
     os.chdir(previous)
+    left = sorted(str(path.relative_to(ROOT)) for path in run_artefacts() - before)
+    assert not left, f"tests wrote run artefacts into the checkout: {left}"
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +92,13 @@ def status_ext(cards: list[dict], tumour: str | None = None) -> dict:
         cards = [c for c in cards if c["tumorType"] == tumour]
     assert len(cards) == 1, cards
     return cards[0]
+
+
+def answer_json(handler: BaseHTTPRequestHandler, body: dict, content_type: str = "application/fhir+json") -> None:
+    """Answer 200 with a JSON body from a test HTTP server's handler."""
+    data = json.dumps(body).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Type", content_type)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)

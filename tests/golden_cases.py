@@ -213,8 +213,8 @@ def _client() -> Any:
     from cds_service.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="her2cds-golden-"))
-    app = create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp}/golden.sqlite3", "HER2CDS_LOG_LEVEL": "ERROR",
-                                        "HER2CDS_TRIAL_OVERLAY": str(tmp / "no-overlay.json")}))
+    # A new database: no registry overlay, so trial cards show the source statuses.
+    app = create_app(Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp}/golden.sqlite3", "HER2CDS_LOG_LEVEL": "ERROR"}))
     return app, app.test_client()
 
 

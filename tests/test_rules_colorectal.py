@@ -1,8 +1,6 @@
 """Colorectal rules, table-driven, with every threshold edge (clinical-rules.md section 2 and 5)."""
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests import fhir_builders as b
@@ -500,21 +498,24 @@ def test_nct04380012_ihc_2plus_cell_fraction(client, results, listed):
     assert ("NCT04380012" in trials[0]["extension"]["her2cds"]["trials"]) is listed
 
 
-@pytest.fixture(scope="module")
-def registry_client(tmp_path_factory):
-    """The service with a registry overlay that lists every trial as recruiting (refreshed now)."""
+def _client_with_registry(tmp, trials, missing=()):
+    """The service with a registry overlay stored in its database (refreshed now)."""
     from datetime import UTC, datetime
 
     from cds_service.app import create_app
     from cds_service.knowledge import load_knowledge
     from cds_service.settings import Settings
+    from cds_service.storage import Store
 
-    tmp = tmp_path_factory.mktemp("overlay")
-    overlay = {"refreshedAt": datetime.now(UTC).isoformat(timespec="seconds"), "missingFromRegistry": [],
-               "trials": {t["nct"]: {"overallStatus": "RECRUITING"} for t in load_knowledge().trials}}
-    (tmp / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
-    return create_app(Settings.from_env({"HER2CDS_TRIAL_OVERLAY": str(tmp / "overlay.json"),
-                                         "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3"})).test_client()
+    url = f"sqlite:///{tmp}/db.sqlite3"
+    Store(url).save_trial_overlay(datetime.now(UTC), "test", load_knowledge().version, trials, list(missing))
+    return create_app(Settings.from_env({"DATABASE_URL": url})).test_client()
+
+
+@pytest.fixture(scope="module")
+def registry_client(tmp_path_factory, knowledge):
+    """The service with a registry overlay that lists every trial as recruiting."""
+    return _client_with_registry(tmp_path_factory.mktemp("overlay"), {t["nct"]: {"overallStatus": "RECRUITING"} for t in knowledge.trials})
 
 
 @pytest.mark.parametrize("ratio, listed", [(1.99, False), (2.0, True)])
@@ -565,19 +566,9 @@ def test_therapy_caveats_are_placed_and_quote_their_note(client):
 @pytest.fixture(scope="module")
 def mixed_registry_client(tmp_path_factory):
     """A registry overlay: MOUNTAINEER-03 completed, S1613 recruiting, SBT6050 completed, BDC-1001 unknown."""
-    from datetime import UTC, datetime
-
-    from cds_service.app import create_app
-    from cds_service.settings import Settings
-
-    tmp = tmp_path_factory.mktemp("overlay-mixed")
     trials = {"NCT05253651": {"overallStatus": "COMPLETED"}, "NCT03365882": {"overallStatus": "RECRUITING"},
               "NCT04460456": {"overallStatus": "COMPLETED"}, "NCT04704661": {"overallStatus": "RECRUITING"}}
-    overlay = {"refreshedAt": datetime.now(UTC).isoformat(timespec="seconds"), "missingFromRegistry": ["NCT04278144"],
-               "trials": trials}
-    (tmp / "overlay.json").write_text(json.dumps(overlay), encoding="utf-8")
-    return create_app(Settings.from_env({"HER2CDS_TRIAL_OVERLAY": str(tmp / "overlay.json"),
-                                         "DATABASE_URL": f"sqlite:///{tmp}/db.sqlite3"})).test_client()
+    return _client_with_registry(tmp_path_factory.mktemp("overlay-mixed"), trials, missing=["NCT04278144"])
 
 
 def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mixed_registry_client):
@@ -589,4 +580,5 @@ def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mi
     assert "NCT05253651 MOUNTAINEER-03: registry status COMPLETED on" in closed
     assert "NCT04278144 BDC-1001 ± nivolumab: not found in the registry" in closed
     assert "NCT04460456" not in card["detail"]  # closed in the source and in the registry
-    assert "HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+. Status: registry status on" in card["detail"]
+    assert ("HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+. "
+            "Status: registry status on") in card["detail"]

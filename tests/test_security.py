@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import jwt
 import pytest
@@ -15,6 +13,7 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from cds_service.app import create_app
 from cds_service.settings import Settings
 from tests.conftest import load_request
+from tests.jwt_helpers import JsonServer
 
 BASE = "https://cds.example.org"
 ISS = "https://ehr.example.org"
@@ -42,21 +41,9 @@ def jwks_server(keys):
         "/evil.json": {"keys": [_jwk(keys["other-ec"].public_key(), "evil1", "ES384")]},
     }
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            body = json.dumps(documents.get(self.path, {})).encode()
-            self.send_response(200 if self.path in documents else 404)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    server = JsonServer(documents)
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="module")

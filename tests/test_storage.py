@@ -14,7 +14,7 @@ from cds_service import storage
 from cds_service.app import create_app
 from cds_service.logging_setup import JsonFormatter
 from cds_service.settings import Settings
-from cds_service.storage import Store, pseudonym
+from cds_service.storage import Store, head_revisions, pseudonym
 from tests import fhir_builders as b
 from tests.conftest import call
 
@@ -79,7 +79,40 @@ def test_migrations_are_applied(database_url):
     with store.engine.connect() as conn:
         head = ScriptDirectory(str(Path(storage.__file__).parent / "migrations")).get_current_head()
         assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head
+        assert conn.exec_driver_sql("SELECT count(*) FROM trial_overlay").scalar() == 0
     assert store.ready()
+
+
+def test_readiness_waits_for_the_migrations(database_url):
+    """Pods start before the migration job has run: not ready until the schema is at the head revision."""
+    from alembic import command
+
+    from cds_service.storage import _alembic_config, migrate
+
+    app = create_app(Settings.from_env({"DATABASE_URL": database_url, "HER2CDS_DB_AUTO_MIGRATE": "0"}))
+    client = app.test_client()
+    if database_url.startswith("postgresql"):  # the module's PostgreSQL is shared: start from an empty schema
+        with app.extensions["her2cds"]["store"].engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    fresh = client.get("/healthz/ready")
+    assert fresh.status_code == 503 and fresh.get_json()["status"] == "not-ready"
+    assert fresh.get_json()["database"] == "migrations-pending"
+    assert fresh.get_json()["schemaRevision"].startswith("schema at no revision, this release needs ")
+    assert client.get("/healthz/live").status_code == 200  # liveness does not depend on the database
+    command.upgrade(_alembic_config(database_url), "0001")  # the previous release's schema
+    behind = client.get("/healthz/ready")
+    assert behind.status_code == 503 and behind.get_json()["schemaRevision"].startswith("schema at 0001,")
+    assert client.get("/healthz").status_code == 503
+    migrate(database_url)  # the migration job of this release
+    ready = client.get("/healthz/ready")
+    assert ready.status_code == 200
+    assert (ready.get_json()["status"], ready.get_json()["database"]) == ("ready", "ok")
+    assert "schemaRevision" not in ready.get_json()
+    with app.extensions["her2cds"]["store"].engine.begin() as conn:  # the next release migrated further
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_next_release'")
+    assert client.get("/healthz/ready").status_code == 200  # this release keeps serving during the rollout
+    with app.extensions["her2cds"]["store"].engine.begin() as conn:
+        conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{sorted(head_revisions())[0]}'")
 
 
 def test_health_reports_an_unreachable_database(tmp_path):

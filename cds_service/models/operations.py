@@ -30,10 +30,15 @@ class Discovery(WireModel):
     services: list[ServiceDescription]
 
 
+DatabaseState = Literal["ok", "unavailable", "migrations-pending"]
+PENDING = "when migrations are pending: the schema revision found and the one this release needs"
+
+
 class Health(WireModel):
     status: Literal["ok", "degraded"]
     knowledge_version: str
-    database: Literal["ok", "unavailable"]
+    database: DatabaseState
+    schema_revision: str | None = Field(None, description=PENDING)
     trial_overlay: dict[str, Any] = Field(description="presence and age of the trial-status overlay")
     authentication: str
 
@@ -45,4 +50,5 @@ class Liveness(WireModel):
 class Readiness(WireModel):
     status: Literal["ready", "not-ready"]
     knowledge_version: str
-    database: Literal["ok", "unavailable"]
+    database: DatabaseState
+    schema_revision: str | None = Field(None, description=PENDING)

@@ -15,7 +15,7 @@ from ..openapi import build_document
 from ..security import Verifier, load_issuers
 from ..settings import Settings
 from ..storage import Store
-from ..trial_registry import OverlayReader, overlay_path
+from ..trial_registry import OverlayReader
 
 log = logging.getLogger("her2cds")
 
@@ -52,14 +52,15 @@ class Her2Cds:
 
     def init_app(self, app: Flask, settings: Settings) -> None:
         knowledge = load_knowledge(settings.knowledge_dir)
-        overlay = OverlayReader(overlay_path(settings, knowledge), settings.trial_overlay_max_age_days)
         store = Store(settings.database_url, auto_migrate=settings.db_auto_migrate)
+        overlay = OverlayReader(store, settings.trial_overlay_max_age_days)  # the trial status, in the database
         verifier = None
         if settings.trusted_issuers_file is None:
             log.warning("NO TRUSTED ISSUERS CONFIGURED: unsigned CDS Hooks calls are accepted. "
                         "For local use only; set HER2CDS_TRUSTED_ISSUERS_FILE in production.")
         else:
-            verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s)
+            verifier = Verifier(load_issuers(settings.trusted_issuers_file), store.remember_jti, settings.jwt_leeway_s,
+                                settings.max_token_lifetime_s)
         app.extensions["her2cds"] = Runtime(settings, Engine(knowledge, overlay), overlay, store, verifier,
                                             FhirFetcher(settings), _pseudonym_key(settings), build_document())
 

@@ -22,22 +22,23 @@ def live() -> Response:
 
 @bp.get("/healthz/ready")
 def ready() -> Response:
-    """Readiness: knowledge loaded and validated (at start-up) and the database answers."""
+    """Readiness: knowledge loaded and validated (at start-up), the database answers and its schema is
+    at this release's newest migration (new pods wait for the migration job)."""
     state = runtime()
-    database = state.store.ready()
-    body = Readiness(status="ready" if database else "not-ready", knowledge_version=state.engine.knowledge.version_label,
-                     database="ok" if database else "unavailable")
-    return json_response(body, 200 if database else 503)
+    database, pending = state.store.check()
+    body = Readiness(status="ready" if database == "ok" else "not-ready",
+                     knowledge_version=state.engine.knowledge.version_label, database=database, schema_revision=pending)
+    return json_response(body, 200 if database == "ok" else 503)
 
 
 @bp.get("/healthz")
 def healthz() -> Response:
     state = runtime()
-    database = state.store.ready()
-    body = Health(status="ok" if database else "degraded", knowledge_version=state.engine.knowledge.version_label,
-                  database="ok" if database else "unavailable", trial_overlay=state.overlay.health(),
+    database, pending = state.store.check()
+    body = Health(status="ok" if database == "ok" else "degraded", knowledge_version=state.engine.knowledge.version_label,
+                  database=database, schema_revision=pending, trial_overlay=state.overlay.health(),
                   authentication="jwt" if state.verifier else "DISABLED: unsigned calls accepted (local use only)")
-    return json_response(body, 200 if database else 503)
+    return json_response(body, 200 if database == "ok" else 503)
 
 
 @bp.get("/metrics")

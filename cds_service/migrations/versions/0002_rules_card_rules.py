@@ -1,13 +1,13 @@
 """Rule ids of each issued card, for the feedback report per rule.
 
 Revision ID: 0002_rules
-Revises: 0002_web_issuer
+Revises: 0002_deploy
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_rules"
-down_revision = "0002_web_issuer"  # chained after the web revision when main was merged
+down_revision = "0002_deploy"  # chained after the revisions already on main when main was merged
 branch_labels = None
 depends_on = None
 
