@@ -150,8 +150,9 @@ EXPECTED = {
     "crc": {
         "18474-7 coded 3+": ("positive", "crc.status.positive", []),
         "85319-2 coded 2+": ("equivocal", "crc.status.equivocal", ["crc.test.reflex-ish"]),
-        "49683-6 ratio 2.3": ("positive", "crc.status.positive", []),
-        "74885-5 panel ratio 2.5": ("positive", "crc.status.positive", []),
+        # positive by TRIUMPH tissue; IHC decides whether T-DXd's evidence applies (decision 6.2, issue #15)
+        "49683-6 ratio 2.3": ("positive", "crc.status.positive", ["crc.test.ihc-after-ish"]),
+        "74885-5 panel ratio 2.5": ("positive", "crc.status.positive", ["crc.test.ihc-after-ish"]),
         "74860-8 copies only": ("indeterminate", "crc.status.her2-result-on-file", ["crc.test.ihc-after-ish-without-ratio"]),
         "31150-6 Present": ("indeterminate", "crc.status.no-tissue-result",
                             ["common.test.ask-laboratory", "crc.test.ihc-after-ish-without-ratio"]),
@@ -227,7 +228,8 @@ def test_each_her2_shape_on_the_cards(client, tumour, shape):
         if lab_rule is not None:
             assert "2024-03-01" in detail or "2024-04-01" in detail
     if not_used:  # shown as not used with the reason, status unchanged
-        assert "not used: " + not_used in detail and ("Observation/x" in detail)
+        assert "not used: " + not_used in detail
+    assert "Observation/" not in detail  # never by its record id (decision 6.10)
     assert lab_requests(cards) == ({lab_rule[0 if tumour == "crc" else 1]} if lab_rule else set())
     if lab_rule:  # ask the laboratory, never order the same kind of test again
         [ask] = created(cards, "CommunicationRequest")
@@ -307,7 +309,7 @@ def test_the_call_is_named_and_set_against_each_criterion(client):
     detail = cards[0]["detail"]
     assert "the laboratory's own call: **positive**" in detail
     assert "The laboratory's own call (positive) is shown as reported" in detail
-    for needs in ("HERACLES needs IHC 3+ in > 50% of tumour cells", "TRIUMPH-tissue needs IHC 3+ or an ISH ratio ≥ 2.0",
+    for needs in ("HERACLES needs IHC 3+ in > 50% of tumour cells", "TRIUMPH tissue needs IHC 3+ or an ISH ratio ≥ 2.0",
                   "harmonized criteria need IHC 3+ in ≥ 10%"):
         assert needs in detail
     assert cards[0]["summary"].startswith("HER2 indeterminate (colorectal): HER2 interpretation 2024-03-01 (laboratory: positive)")
@@ -403,8 +405,8 @@ def test_unscored_facts_for_the_rules(knowledge):
     assert facts["kinds"] == ["ish", "interpretation", "ngs"]
     assert facts["ish"] == ["positive", "not given"] and facts["ihc"] == [] and facts["ngs"] == ["negative"]
     assert facts["calls"] == ["positive"]  # given calls on tissue results, once each
-    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (Observation/ish-2024-03-02: no HER2/CEP17 ratio)"
-    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (Observation/ngs-2024-03-01: no specimen type (tissue or plasma))"
+    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (no HER2/CEP17 ratio)"  # no record id (decision 6.10)
+    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (no specimen type (tissue or plasma))"
     view = patient_facts(Facts(unscored=items[2:3]), "gastric", knowledge.rules.classes_of)
     assert (view["ihc_on_file"], view["ish_on_file"], view["her2_on_file"]) == (True, True, True)
     view = patient_facts(Facts(unscored=items[:1]), "gastric", knowledge.rules.classes_of)
@@ -421,13 +423,20 @@ HERCEPTIN = [b.draft_order(P, "Herceptin", mid="o-t")]
 OXALIPLATIN = [b.draft_order(P, "oxaliplatin", "32592", mid="o-ox")]
 
 
+def warnings_of(cards: list[dict], code: str) -> list[dict]:
+    """The order warnings of one code; in CRC, trastuzumab alone also gets its single-agent warning (decision 6.9),
+    which asks no test and no laboratory."""
+    found = by_topic(cards, "order-warning")
+    assert all(not created([w], "CommunicationRequest") for w in found if w["extension"]["her2cds"]["warning"] != code)
+    return [w for w in found if w["extension"]["her2cds"]["warning"] == code]
+
+
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))
 def test_her2_drug_with_only_an_unscored_result_names_it_and_asks_the_laboratory(client, tumour):
     cards = run(client, tumour, STAIN(), hook="order-sign", orders=HERCEPTIN)
-    [warning] = by_topic(cards, "order-warning")
-    assert warning["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"
+    [warning] = warnings_of(cards, "her2-drug-without-positive")
     assert {"common.warning.her2-drug-without-positive", "common.settling-test.ask-laboratory"} <= set(rules(warning))
-    assert "HER2 IHC of 2024-03-01 (Observation/stain: no 0/1+/2+/3+ score)" in warning["detail"]
+    assert "HER2 IHC of 2024-03-01 (no 0/1+/2+/3+ score)" in warning["detail"] and "Observation/" not in warning["detail"]
     assert "ask the laboratory for it rather than repeating the test" in warning["detail"]
     assert {"crc.lab-request.ihc-score" if tumour == "crc" else "gc.lab-request.ihc-score"} <= set(rules(warning))
     [ask] = created([warning], "CommunicationRequest")
@@ -441,7 +450,7 @@ def test_her2_drug_with_only_an_unscored_result_names_it_and_asks_the_laboratory
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))
 def test_her2_drug_with_an_unscored_ish_and_no_ihc_asks_for_the_ratio_and_offers_ihc(client, tumour):
     cards = run(client, tumour, FISH_POSITIVE(), hook="order-sign", orders=HERCEPTIN)
-    [warning] = by_topic(cards, "order-warning")
+    [warning] = warnings_of(cards, "her2-drug-without-positive")
     assert "common.settling-test.ask-laboratory-and-ihc" in rules(warning)
     assert [r["code"]["coding"][0]["code"] for r in created([warning], "ServiceRequest")] == ["18474-7"]
     assert [r["about"] for r in created([warning], "CommunicationRequest")] == [[{"reference": "Observation/fish"}]]
@@ -498,10 +507,10 @@ def test_plasma_specimen_coded_only_plas_is_read_as_plasma_on_the_cards(client):
 # name -> (status, status rule, testing cards, lab requests, named in the status card)
 PUBLISHED_FIXTURES = {
     "crc-ig-her2-immune-stain": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"],
-                                 {"crc.lab-request.ihc-score"}, ["Observation/crc-ig-ihc-obs-1", "no 0/1+/2+/3+ score",
+                                 {"crc.lab-request.ihc-score"}, ["Immune stain — 2024-02-12, reported 'Present'", "no 0/1+/2+/3+ score",
                                                                  "not used: a tissue immunoassay"]),
     "crc-narrative-her2-report": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"],
-                                  {"crc.lab-request.call-without-score"}, ["DiagnosticReport/crc-narrative-dr-1", "narrative only"]),
+                                  {"crc.lab-request.call-without-score"}, ["immunohistochemistry report — 2024-02-20", "narrative only"]),
     "gastric-mcode-her2-interpretation": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"],
                                           {"gc.lab-request.call-without-score"}, ["interpretation only", "**negative**"]),
     "gastric-not-criteria": ("not-tested", "gc.status.not-tested", ["gc.test.her2-test"], set(),
@@ -524,6 +533,46 @@ def test_unknown_lacks_in_a_lab_request_rule_is_a_load_problem(knowledge):
     raw = copy.deepcopy(knowledge.raw)
     raw["testing"]["laboratory"][0]["lacks"] = ["scroe"]
     assert RuleBook(raw).problems == ["testing: crc.lab-request.ihc-score names unknown lacks scroe"]
+
+
+# ---------------------------------------------------------------- with issue #15 (decisions 6.1, 6.2)
+
+ENHERTU = [b.draft_order(P, "Enhertu", mid="o-tdxd")]
+
+
+def test_crc_ish_positive_with_an_unscored_ihc_asks_the_laboratory_not_for_a_new_ihc(client):
+    """6.1/6.2: with ISH >= 2.0 (TRIUMPH tissue) the IHC decides whether T-DXd's evidence applies; 6.11: an IHC
+    on file without its score is asked of the laboratory, and no card says no IHC is on file."""
+    cards = run(client, "crc", STAIN(), b.ish(P, 2.3))
+    assert (status_ext(cards)["status"], status_rule(cards)) == ("positive", "crc.status.positive")
+    assert suggested_by(cards) == ["common.test.ask-laboratory"] and lab_requests(cards) == {"crc.lab-request.ihc-score"}
+    assert created(cards, "ServiceRequest") == []
+    assert "the HER2 IHC on file has no score (ISH ratio 2.3)" in cards[0]["detail"]  # T-DXd not shown, and why
+    assert not by_topic(cards, "her2-therapy") or all("deruxtecan" not in c["summary"] for c in by_topic(cards, "her2-therapy"))
+    [warning] = warnings_of(run(client, "crc", STAIN(), b.ish(P, 2.3), hook="order-sign", orders=ENHERTU), "tdxd-outside-evidence")
+    assert "but the IHC on file has no score" in warning["detail"] and "no IHC result" not in warning["detail"]
+    assert {"common.settling-test.ask-laboratory", "crc.lab-request.ihc-score"} <= set(rules(warning))
+    assert created([warning], "ServiceRequest") == [] and len(created([warning], "CommunicationRequest")) == 1
+
+
+def test_crc_ish_positive_without_any_ihc_orders_ihc(client):
+    """The twin: no IHC on file at all, so IHC is ordered (decision 6.2) and the cards say none is on file."""
+    cards = run(client, "crc", b.ish(P, 2.3))
+    assert suggested_by(cards) == ["crc.test.ihc-after-ish"] and lab_requests(cards) == set()
+    assert "no HER2 IHC result is on file (ISH ratio 2.3)" in cards[0]["detail"]
+    [warning] = warnings_of(run(client, "crc", b.ish(P, 2.3), hook="order-sign", orders=ENHERTU), "tdxd-outside-evidence")
+    assert "but no IHC result is on file" in warning["detail"]
+    assert [r["code"]["coding"][0]["code"] for r in created([warning], "ServiceRequest")] == ["18474-7"]
+
+
+@pytest.mark.parametrize("tumour", sorted(TUMOURS))
+def test_ish_below_two_with_an_unscored_ihc_is_not_an_ish_without_ihc(client, tumour):
+    """6.2 calls ISH without IHC indeterminate and orders IHC; with an IHC on file without its score the status
+    names the missing score and the laboratory is asked instead (6.11)."""
+    cards = run(client, tumour, STAIN(), b.ish(P, 1.5))
+    prefix = "crc" if tumour == "crc" else "gc"
+    assert (status_ext(cards)["status"], status_rule(cards)) == ("indeterminate", f"{prefix}.status.ihc-score-not-reported")
+    assert suggested_by(cards) == ["common.test.ask-laboratory"] and created(cards, "ServiceRequest") == []
 
 
 # ---------------------------------------------------------------- property: nothing on file is called missing
@@ -574,8 +623,8 @@ def test_no_fixture_card_calls_a_result_on_file_missing(client, reader):
 
 
 SCORED = {"none": lambda: [], "ihc0": lambda: [b.ihc(P, "0")], "ihc2": lambda: [b.ihc(P, "2+", 40)],
-          "ish1.5": lambda: [b.ish(P, 1.5)], "plasma-neg": lambda: [b.erbb2_cn(P, False)]}
-HOOKS = {"patient-view": None, "order-sign": HERCEPTIN + OXALIPLATIN}
+          "ish1.5": lambda: [b.ish(P, 1.5)], "ish2.3": lambda: [b.ish(P, 2.3)], "plasma-neg": lambda: [b.erbb2_cn(P, False)]}
+HOOKS = {"patient-view": None, "order-sign": HERCEPTIN + OXALIPLATIN + ENHERTU}  # T-DXd: issue #15's warnings
 
 
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))

@@ -36,6 +36,7 @@ VOCABULARY: dict[str, str] = {
     "ihc_on_file": "an IHC result is on file, scored or not (the laboratory's interpretation or a HER2 report counts)",
     "ish_on_file": "an ISH result is on file, with a ratio, copies only or unscored (an interpretation or report counts)",
     "lab_requests": "what the laboratory is asked for: the lab-request rules that hold for the unscored results",
+    "not_used_reasons": "why HER2-related results on file are no criterion (codes.yaml not_used_reasons), e.g. erbb2-sequence-variant",
     "observations_available": "the HER2 results could be read from the EHR",
     "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
     "line": "first (no systemic anticancer drug in the history) | later",
@@ -45,8 +46,10 @@ VOCABULARY: dict[str, str] = {
     "plasma_variant_genes": "genes with a variant present in plasma",
     "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio <ratio>'",
     "status": "HER2 status decided by the status ladder",
+    "status_text": "that status in words (positive, low, not tested ...)",
     "basis": "specimens of the criteria met: tissue, plasma",
     "criteria_met": "codes of the criteria met (the `code` of each criterion)",
+    "criteria_met_names": "names of the criteria met, as a clinician reads them (the `name` of each criterion)",
     "criteria_unknown": "codes of the criteria that cannot be applied",
     "therapies": "ids of the therapies shown",
     "order_drugs": "drugs of the draft order being checked",
@@ -55,7 +58,8 @@ VOCABULARY: dict[str, str] = {
 }
 # Facts grouped under a name: `ras.wild_type`, `ordered.her2-directed` ...
 NAMESPACES: dict[str, str] = {
-    "ras": "RAS found by the rule function ras_status: wild_type, mutant, mutant_in_plasma, lines, missing",
+    "ras": "RAS found by the rule function ras_status: wild_type, mutant, headline, mutant_in_plasma, lines, missing",
+    "retest": "the re-test found by the rule function result_after_drug: date, drug_last, amplified",
     "results_predate": "dates found by the rule function results_predate_drug: result_date, drug_start",
     "ordered": "<drug class>: drugs of that class in the draft order being checked",
     "in_use": "<drug class>: drugs of that class in all draft orders or active in the history",
@@ -65,6 +69,19 @@ NAMESPACES: dict[str, str] = {
                 "replaces: kinds (ihc, ish, interpretation, report, ngs); per kind (unscored.ihc ...) the laboratory's "
                 "calls of those results ('not given' when none); calls (the calls given on tissue results); names",
     "therapy": "the therapy being named: title, regimen ...",
+}
+# How a card names a fact that is not on file (a criterion or trial that cannot be applied says why).
+# Worded for the value, not the result: a result on file without its value is never called missing
+# (clinical decision 6.11); the status card names such a result beside the criteria.
+MISSING_TEXT: dict[str, str] = {
+    "ihc_score": "no HER2 IHC score",
+    "ihc_percent_cells": "% of stained cells not reported",
+    "ihc_specimen": "specimen type not recorded",
+    "ish_ratio": "no ISH ratio",
+    "ish_copies_per_cell": "HER2 copies per cell not reported",
+    "ish_percent_cells_amplified": "% of cells amplified not reported",
+    "plasma_erbb2_amplified": "no ERBB2 result known to be from plasma (ctDNA)",
+    "tissue_ngs_amplified": "no ERBB2 result known to be from tissue NGS",
 }
 LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 
@@ -113,8 +130,8 @@ def open_unscored(facts: Facts) -> list[UnscoredResult]:
 
 
 def unscored_name(u: UnscoredResult) -> str:
-    """An unscored result in words: kind, date, resource and what it lacks."""
-    return f"{UNSCORED_LABEL[u.kind]} of {date_text(u.when)} ({u.ref}: {u.lacks_text})"
+    """An unscored result in words: kind, date and what it lacks (never its record id)."""
+    return f"{UNSCORED_LABEL[u.kind]} of {date_text(u.when)} ({u.lacks_text})"
 
 
 def unscored_facts(items: list[UnscoredResult]) -> dict[str, Any]:
@@ -153,6 +170,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
         "unusable_results": facts.unusable_results,
         "her2_on_file": facts.her2_on_file,
+        "not_used_reasons": sorted({n.reason for n in facts.not_used}),
         "observations_available": facts.observations_available,
         "metastatic": facts.metastatic,
         "line": facts.line,
