@@ -1,4 +1,4 @@
-"""Colorectal rules, table-driven, with every threshold edge (clinical-rules.md section 2 and 5)."""
+"""Colorectal rules, table-driven, with every threshold edge (the colorectal review; docs/clinical-decisions.md section 5)."""
 from __future__ import annotations
 
 import pytest

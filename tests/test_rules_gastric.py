@@ -1,4 +1,4 @@
-"""Gastric/GEJ rules (clinical-rules.md section 3 and decisions 3, 6, 7, 8, 14)."""
+"""Gastric/GEJ rules (the gastric review; docs/clinical-decisions.md 5.3, 5.6, 5.7, 5.8, 5.14)."""
 from __future__ import annotations
 
 import pytest

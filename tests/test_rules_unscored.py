@@ -575,6 +575,21 @@ def test_ish_below_two_with_an_unscored_ihc_is_not_an_ish_without_ihc(client, tu
     assert suggested_by(cards) == ["common.test.ask-laboratory"] and created(cards, "ServiceRequest") == []
 
 
+@pytest.mark.parametrize("copies", [1, 2])
+def test_erbb2_present_with_a_diploid_copy_number_asks_the_laboratory(client, copies):
+    """ERBB2 'Present' whose copy number is at or below 2 is an unscored result (main, cards/codes.yaml
+    neutral_copy_number): named on the card, and the laboratory is asked which of the two is right."""
+    from tests.test_erbb2_copy_number import fixture_with
+
+    cards = call(client, fixture_with(copies))[1]["cards"]
+    assert status_ext(cards)["status"] != "positive"
+    assert lab_requests(cards) == {"common.lab-request.ngs-contradicted"}
+    [ask] = created(cards, "CommunicationRequest")
+    assert "whether ERBB2 is amplified" in ask["payload"][0]["contentString"]
+    assert suggested_by(cards) == ["common.test.ask-laboratory", "crc.test.tissue-test"]  # as for an NGS without value
+    assert "is not usable as reported" in cards[0]["detail"] and "no plasma (ctDNA) ERBB2 result" not in cards[0]["detail"]
+
+
 # ---------------------------------------------------------------- property: nothing on file is called missing
 
 # phrase -> the kinds on file that forbid it (any of them)

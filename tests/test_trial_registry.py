@@ -254,4 +254,4 @@ def test_knowledge_version_in_discovery_cards_and_audit(tmp_path, knowledge):
     assert all(label in s["description"] for s in client.get("/cds-services").get_json()["services"])
     cards = call(client, load_request("crc-ihc3-positive"))[1]["cards"]
     assert all(label in c["source"]["label"] for c in cards)
-    assert app.extensions["her2cds"]["store"].audits()[-1].knowledge_version == knowledge.version
+    assert app.extensions["her2cds"]["store"].audits()[-1].knowledge_version == label
