@@ -89,7 +89,8 @@ def test_no_her2_result_suggests_testing(client):
 def test_plasma_results_do_not_set_gastric_status(client):
     cards = run(client, b.erbb2_cn(P, True, 30), b.apcn(P, 40))
     ext = status_ext(cards)
-    assert ext["status"] == "not-tested" and ext["basis"] == []
+    assert ext["status"] == "indeterminate" and ext["basis"] == []  # never "not tested" with a result on file (6.11)
+    assert status_rule(cards) == "gc.status.her2-result-on-file"
     assert "defines no plasma (ctDNA) HER2 criterion" in cards[0]["detail"]
 
 
@@ -162,7 +163,7 @@ def test_toga_ratio_edges_and_the_low_ihc_exception(client, score, ratio, status
     (lambda: [b.ihc(P, "0")], "gc.status.negative"),
     (lambda: [b.ish(P, 3.0)], "gc.status.ish-without-ihc"),
     (lambda: [b.local_value(P, "ctdna-fraction", 5, unit="mg")], "gc.status.ish-without-ihc"),
-    (lambda: [b.erbb2_cn(P, True, 30)], "gc.status.not-tested"),
+    (lambda: [b.erbb2_cn(P, True, 30)], "gc.status.her2-result-on-file"),
     (lambda: [], "gc.status.not-tested"),
 ])
 def test_status_ladder_rule(client, make, rule_id):
@@ -380,13 +381,13 @@ def test_w2_gastric_trial_for_previously_treated_patients_not_offered_in_first_l
 # ---------------------------------------------------------------- clinician review of the cards (M2, M5)
 @pytest.mark.parametrize("history, summary, reassess", [
     # M2: a plasma result is on file, so the card does not say "not tested"; no post-trastuzumab line without trastuzumab
-    ((), "No tissue HER2 result (gastric/GEJ), no gastric plasma criterion: Plasma (ctDNA) NGS: ERBB2 amplified", False),
-    (TRASTUZUMAB, "No tissue HER2 result (gastric/GEJ), no gastric plasma criterion: Plasma (ctDNA) NGS: ERBB2 amplified", True),
+    ((), "HER2 indeterminate (gastric/GEJ), no tissue HER2 result; no gastric plasma criterion: Plasma (ctDNA) NGS", False),
+    (TRASTUZUMAB, "HER2 indeterminate (gastric/GEJ), no tissue HER2 result; no gastric plasma criterion: Plasma (ctDNA) NGS", True),
 ])
 def test_m2_gastric_plasma_only_names_the_plasma_result_and_reassessment_only_after_trastuzumab(client, history, summary, reassess):
     cards = run(client, b.erbb2_cn(P, True, 18), history=history)
     assert cards[0]["summary"].startswith(summary)
-    assert status_ext(cards)["status"] == "not-tested"  # the interface's status is unchanged (5.6)
+    assert status_ext(cards)["status"] == "indeterminate"  # a result on file, none the gastric criteria use (5.6, 6.11)
     assert ("gc.note.plasma-reassess-after-trastuzumab" in status_rules(cards)) is reassess
     assert ("post-progression biopsy" in cards[0]["detail"]) is reassess
 
