@@ -217,3 +217,28 @@ def test_w7_no_card_cites_the_other_tumour_types_review_without_a_rule_saying_wh
             if own and card["source"]["topic"]["code"] != "out-of-scope":
                 other = REVIEW["gastric" if own == "colorectal" else "colorectal"]
                 assert other not in card["detail"] or set(rules(card)) & CROSS_CITATION_ALLOWED, (path.stem, card["summary"])
+
+
+def test_c4_card_text_reads_as_sentences_over_every_fixture_and_scenario():
+    """Over the golden snapshot (pinned to the live output by test_rules_golden): detail lines do not start
+    with a lower-case word, no doubled full stop, no garbled title (the cut: the test below)."""
+    problems = []
+    for name, cards, _ in _golden_cards():
+        for card in cards:
+            lines = [x for x in card["detail"].splitlines() if x]
+            problems += [(name, "lower-case", x[:60]) for x in lines if x[0].islower()]
+            problems += [(name, "..", x[:60]) for x in lines if ".." in x.replace("...", "")]
+            problems += [(name, "garbled", x[:60]) for x in lines if "weak evidence:" in x or "HER2 criterion: -" in x
+                         or "Status: is " in x]
+    assert problems == []
+
+
+@pytest.mark.parametrize("text", [
+    "HER2-positive (colorectal), discordant, RAS-mutant (KRAS p.G12D, plasma, clonality 31%): "
+    "HERACLES, TRIUMPH tissue, harmonized 10% criterion met",
+])
+def test_c4_a_long_summary_is_cut_at_a_word_boundary(text):
+    from cds_service.card_builder import _summary
+    cut = _summary(text)
+    assert len(cut) < 140 and cut.endswith("…")
+    assert text.startswith(cut[:-1]) and text[len(cut) - 1] == " "  # the next character of the text is a space

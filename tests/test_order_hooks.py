@@ -202,7 +202,7 @@ def test_gastric_chemotherapy_without_her2_result_suggests_testing(client):
     resources = [b.patient(P), b.gastric(P), b.liver_mets(P)]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "oxaliplatin", "32592", mid="ox")])
     [test] = by_topic(cards, "her2-testing")
-    assert test["indicator"] == "warning" and "oxaliplatin" in test["detail"]
+    assert test["indicator"] == "warning" and "Oxaliplatin ordered" in test["detail"]
     assert len(test["suggestions"]) == 2 and test["selectionBehavior"] == "any"
 
 
@@ -456,7 +456,7 @@ def test_identical_orders_are_merged_in_every_warning_they_fire(client):
 
 def test_warning_detail_names_the_drug_and_the_status(client):
     [w] = warnings(run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "1+")], [b.draft_order(P, "Herceptin", mid="h")]))
-    assert "trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
+    assert "Trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
 
 
 def test_draft_orders_are_read_past_entries_that_do_not_count(client):
@@ -800,3 +800,19 @@ def test_m1_her2_low_tdxd_title_agrees_with_the_status_card(client, results, tit
     assert w["summary"] == title
     status = by_topic(cards, "her2-status")[0]["extension"]["her2cds"]["status"]
     assert ("HER2-low colorectal cancer" in w["summary"]) is (status != "positive")
+
+
+@pytest.mark.parametrize("orders, n_cards, names", [
+    # C1: one generic card naming every HER2-directed order; the T-DXd safety note once
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Herceptin", mid="h")], 1, "Pertuzumab, trastuzumab ordered"),
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, ENHERTU, mid="x"), b.draft_order(P, "Herceptin", mid="h")], 1,
+     "Pertuzumab, trastuzumab, trastuzumab deruxtecan ordered"),
+    ([b.draft_order(P, "Herceptin", mid="h")], 1, "Trastuzumab ordered"),  # twin: one order
+])
+def test_c1_one_generic_warning_names_every_her2_order(client, orders, n_cards, names):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "0")], orders)
+    got = [w for w in warnings(cards) if w["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"]
+    assert len(got) == n_cards
+    assert f"{names}; HER2 status for gastric cancer is **negative**" in got[0]["detail"]
+    assert sorted(delete_targets(got[0])) == sorted(f"MedicationRequest/{o['id']}" for o in orders)
+    assert got[0]["detail"].count("myelosuppression") == (1 if any(o["id"] == "x" for o in orders) else 0)

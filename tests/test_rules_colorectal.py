@@ -464,7 +464,7 @@ def test_plasma_only_positive_names_the_therapies_not_shown(client):
     cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)))
     assert "crc.therapy-gap.plasma-only" in status_rules(cards)
     assert cards[0]["detail"].count("positive by plasma only") == 4
-    assert "- Trastuzumab + lapatinib: not shown, as this patient is positive by plasma only and the only " \
+    assert "- Trastuzumab + lapatinib — not shown, as this patient is positive by plasma only and the only " \
            "ctDNA-selected cohort in the source is TRIUMPH's (pertuzumab + trastuzumab)" in cards[0]["detail"]
 
 
