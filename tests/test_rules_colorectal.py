@@ -855,6 +855,12 @@ def criterion_line(cards, name):
     return line
 
 
+def outcome(cards, code):
+    """met / unknown / not-met of one criterion on the status card."""
+    ext = status_ext(cards)
+    return "met" if code in ext["criteriaMet"] else "unknown" if code in ext["criteriaUnknown"] else "not-met"
+
+
 @pytest.mark.parametrize("results, harmonized, why", [
     # W5: the harmonized criteria integrate IHC and FISH; the source states only the IHC 3+ >= 10% cut-off
     ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], "unknown", "no rule for an ISH result"),
@@ -872,9 +878,7 @@ def criterion_line(cards, name):
 ])
 def test_w5_harmonized_criterion_cannot_be_applied_where_the_source_gives_no_rule(client, results, harmonized, why):
     cards = run(client, *results)
-    ext = status_ext(cards)
-    got = "met" if "harmonized-10pct" in ext["criteriaMet"] else "unknown" if "harmonized-10pct" in ext["criteriaUnknown"] else "not-met"
-    assert got == harmonized
+    assert outcome(cards, "harmonized-10pct") == harmonized
     if why:
         line = criterion_line(cards, "harmonized 10% criterion")
         assert why in line
@@ -890,9 +894,7 @@ def test_w5_harmonized_criterion_cannot_be_applied_where_the_source_gives_no_rul
 ])
 def test_w5_heracles_cannot_be_applied_without_a_score_or_the_cell_fraction(client, results, heracles, why):
     cards = run(client, *results)
-    ext = status_ext(cards)
-    got = "met" if "HERACLES" in ext["criteriaMet"] else "unknown" if "HERACLES" in ext["criteriaUnknown"] else "not-met"
-    assert got == heracles
+    assert outcome(cards, "HERACLES") == heracles
     if why:
         assert why in criterion_line(cards, "HERACLES")
 
@@ -929,9 +931,7 @@ def test_m8_twins_triumph_tissue_not_met_at_or_below_ten_percent_on_surgery(clie
     ([b.erbb2_cn(P, False)], "unknown"),  # twin: no IHC at all
 ])
 def test_m9_triumph_tissue_for_ihc_0_or_1_alone_is_not_met(client, results, triumph):
-    ext = status_ext(run(client, *results))
-    got = "met" if "TRIUMPH-tissue" in ext["criteriaMet"] else "unknown" if "TRIUMPH-tissue" in ext["criteriaUnknown"] else "not-met"
-    assert got == triumph
+    assert outcome(run(client, *results), "TRIUMPH-tissue") == triumph
 
 
 @pytest.mark.parametrize("value, cut, group, figures", [
