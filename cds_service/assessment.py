@@ -23,9 +23,10 @@ COMPARISON = {"ge": ("≥", "<"), "gt": (">", "≤")}
 
 @dataclass
 class CriterionResult:
-    id: str  # the criterion's code, as on the cards
+    id: str  # the criterion's code (extension.her2cds.criteriaMet)
     outcome: Outcome
     rule: str  # its rule id
+    name: str  # the name a clinician reads
 
 
 @dataclass
@@ -50,6 +51,7 @@ class TherapyOption:
     lead: list[str]  # statements right under the title
     notes: list[str]  # "for this patient"
     rules: list[str]
+    safety: list[dict] = field(default_factory=list)  # safety statements for its drugs
 
 
 @dataclass
@@ -61,6 +63,7 @@ class Assessment:
     basis: list[str]
     criteria: list[CriterionResult]
     results: list[tuple[str, Result]]
+    headline: list[str] = field(default_factory=list)  # named in the status card's summary after the status
     findings: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     contradictions: list[str] = field(default_factory=list)
@@ -71,6 +74,7 @@ class Assessment:
     trials: list[TrialMatch] = field(default_factory=list)
     trials_unassessable: list[tuple[dict, list[str]]] = field(default_factory=list)
     trials_closed: list[tuple[dict, str | None]] = field(default_factory=list)  # matching, but not open per registry
+    trials_not_offered: list[tuple[dict, str]] = field(default_factory=list)  # matching, but outside the described population
     trial_rules: list[str] = field(default_factory=list)
     overlay: Any = None
     tests: list[TestDue] = field(default_factory=list)
@@ -82,6 +86,10 @@ class Assessment:
     @property
     def met(self) -> list[str]:
         return [c.id for c in self.criteria if c.outcome.result == MET]
+
+    @property
+    def met_names(self) -> list[str]:
+        return [c.name for c in self.criteria if c.outcome.result == MET]
 
     @property
     def not_met(self) -> list[str]:
@@ -103,15 +111,17 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     ev = Evaluation(book, tumour, view, facts)
     for definition in book.derivations():
         ev.outcome(definition["id"])  # facts the named functions derive (RAS, dates), for the rules below
-    criteria = [CriterionResult(c["code"], ev.outcome(c["id"]), c["id"]) for c in book.criteria(tumour)]
+    criteria = [CriterionResult(c["code"], ev.outcome(c["id"]), c["id"], c["name"]) for c in book.criteria(tumour)]
     met = [c for c in criteria if c.outcome.result == MET]
     rules_by_id = book.rules
     view["criteria_met"] = [c.id for c in met]
+    view["criteria_met_names"] = [c.name for c in met]
     view["criteria_unknown"] = [c.id for c in criteria if c.outcome.result == UNKNOWN]
     view["basis"] = sorted({rules_by_id[c.rule]["basis"] for c in met}, key=BASIS_ORDER.index)
     status_rule = ev.first(book.status_ladder(tumour))
     assert status_rule is not None  # the ladder ends with a rule that always holds (checked at load)
     view["status"] = status_rule["status"]
+    view["status_text"] = status_rule["status"].replace("-", " ")
     results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
                    evaluation=ev, overlay=overlay)
@@ -120,10 +130,10 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     a.status_rules += [rule_id for rule_id, derived in ev.derived.items() if derived.shown]
     _statements(a, ev, book, facts)
     a.copy_number = _copy_number_lines(a, ev, book, knowledge)
+    _therapies(a, ev, book)  # before the notes: a note may concern the therapy cards shown
     for note in ev.fired(book.of("evidence-notes", "notes")):
         a.notes.append(note["id"])
         a.produced(ev, note)
-    _therapies(a, ev, book)
     for rule in ev.fired(book.of("testing", "rules")):
         a.tests.append(TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule)))
     _trials(a, ev, book)
@@ -134,7 +144,7 @@ def _statements(a: Assessment, ev: Evaluation, book: RuleBook, facts: Facts) -> 
     """Contradictions, missing pieces and findings of the status card (each list holds every scope:
     the evaluation keeps each rule to its tumour type)."""
     for rule in ev.fired(book.of("statements", "contradictions")):
-        a.contradictions.append(ev.text(rule["text"]))
+        a.contradictions += ev.derived[rule["id"]].lines if rule.get("function") else [ev.text(rule["text"])]
         a.produced(ev, rule)
     for rule in ev.fired(book.of("statements", "missing")):
         a.missing.append(ev.text(rule["text"]))
@@ -147,6 +157,9 @@ def _statements(a: Assessment, ev: Evaluation, book: RuleBook, facts: Facts) -> 
                 a.produced(ev, rule)
         if not after_data_notes:
             a.findings += facts.notes
+    for rule in ev.fired(book.of("statements", "headline")):
+        a.headline.append(ev.text(rule["text"]))
+        a.produced(ev, rule)
 
 
 def _copy_number_lines(a: Assessment, ev: Evaluation, book: RuleBook, knowledge: Knowledge) -> list[str]:
@@ -184,12 +197,12 @@ def _therapies(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
         option = TherapyOption(therapy, [], [], ev.produced_by(therapy))
         for caveat in caveats:
             if _applies(caveat, therapy) and ev.fires(caveat):
-                note = book.rules[caveat["note"]]["text"] if caveat.get("note") else None
-                text = ev.text(caveat["text"], note=note)
+                quoted = [n for n in caveat["notes"] if ev.fires(book.rules[n])]
+                text = ev.text(caveat["text"], note=" ".join(book.rules[n]["text"] for n in quoted))
                 (option.lead if caveat["placement"] == "lead" else option.notes).append(text)
-                option.rules += ev.produced_by(caveat)
-        if therapy.get("safety"):
-            option.rules.append(therapy["safety"])
+                option.rules += [r for r in ev.produced_by(caveat) + quoted if r not in option.rules]
+        option.safety = book.safety_for(therapy["regimen"], a.tumour_type)
+        option.rules += [s["id"] for s in option.safety]
         a.therapies.append(option)
     a.view["therapies"] = [t["id"] for t in shown]
     for gap in ev.fired(book.of("therapies", "gaps")):
@@ -220,11 +233,20 @@ def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
     if offer is None:
         return
     notes = book.of("trials", "trial_notes")
+    exclusions = book.of("trials", "exclusions")
     for trial in book.of("trials", "trials"):
         offered, registry, closed_reason = _offered(trial, offer["offered_status_classes"], a.overlay)
         if not offered and (a.overlay is None or trial["status_class"] not in offer["offered_status_classes"]):
             continue  # never offered by the source, and not open in the registry either
         outcome = ev.outcome(trial["id"])
+        local = ev.child({"trial": {"line": trial["line"], "given_in_source": trial["her2"]["given_in_source"],
+                                    "note": trial["her2"]["note"]}})
+        if outcome.result == MET:
+            excluded = local.first([x for x in exclusions if x.get("trials") is None or trial["id"] in x["trials"]])
+            if excluded is not None:  # the patient visibly falls outside the population the source describes
+                a.trials_not_offered.append((trial, local.text(excluded["text"])))
+                a.trial_rules += [r for r in [trial["id"], *local.produced_by(excluded)] if r not in a.trial_rules]
+                continue
         if not offered:
             if outcome.result == MET:
                 a.trials_closed.append((trial, closed_reason))
@@ -234,13 +256,13 @@ def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
             continue
         if outcome.result != MET:
             continue
-        local = ev.child({"trial": {"line": trial["line"], "given_in_source": trial["her2"]["given_in_source"],
-                                    "note": trial["her2"]["note"]}})
         fired = local.fired(notes)
         a.trials.append(TrialMatch(trial, outcome.arm, [local.text(n["text"]) for n in fired], registry, [n["id"] for n in fired]))
-    if a.trials or a.trials_closed:
+    if a.trials or a.trials_closed or a.trials_not_offered:
+        excluded = a.trial_rules
         a.trial_rules = [offer["id"]] + [m.trial["id"] for m in a.trials] + [t["id"] for t, _ in a.trials_closed]
         a.trial_rules += [r for m in a.trials for r in m.rules if r not in a.trial_rules]
+        a.trial_rules += [r for r in excluded if r not in a.trial_rules]
 
 
 def assess(facts: Facts, knowledge: Knowledge, overlay: Any = None) -> list[Assessment]:

@@ -95,11 +95,19 @@ class CardBuilder:
         doc = self.k.document(file)
         return f"{doc['label']}, {section}"
 
+    def cite_rule(self, rule: dict) -> str:
+        """The citations of a rule (its `source` and `sources`), each once."""
+        sources = ([rule["source"]] if rule.get("source") else []) + list(rule.get("sources") or [])
+        return "; ".join(dict.fromkeys(self.cite(s["file"], s["section"]) for s in sources))
+
+    def safety_lines(self, statements: list[dict]) -> list[str]:
+        return [f"\n**Safety**: {s['text']} ({self.cite_rule(s)})" for s in statements]
+
     # ------------------------------------------------------------ status
     def status_card(self, a: Assessment, both_types: bool) -> dict:
         file = self.file_for(a.tumour_type)
-        met = ", ".join(a.met) or "none"
-        summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})"
+        met = ", ".join(a.met_names) or "none"
+        summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})" + "".join(f", {h}" for h in a.headline)
         if a.status == "positive":
             summary += f": {met} met"
         elif a.results:
@@ -111,22 +119,22 @@ class CardBuilder:
         if both_types:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
-        lines += [f"- {describe(kind, r)} — {_date(r.when)}, {r.ref}" for kind, r in a.results] or ["- none on file"]
+        lines += [f"- {describe(kind, r)} — {_date(r.when)}" for kind, r in a.results] or ["- none on file"]
         if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
             lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]
         lines.append("\n**Criteria**")
         for c in a.criteria:
             if c.outcome.result == MET:
-                text = f"- {c.id}: **met** — {c.outcome.arm}"
+                text = f"- {c.name}: **met** — {c.outcome.arm}"
                 if c.outcome.caveats:
                     text += " (" + "; ".join(c.outcome.caveats) + ")"
             elif c.outcome.result == NOT_MET:
-                text = f"- {c.id}: not met"
+                text = f"- {c.name}: not met"
             else:
-                text = f"- {c.id}: cannot be applied — " + "; ".join(c.outcome.missing)
+                text = f"- {c.name}: cannot be applied — " + "; ".join(c.outcome.missing)
             lines.append(text)
         for title, items in (("Copy number against CRC Table 2 cut-offs (same kind of measurement only)", a.copy_number),
-                             ("Contradictions", a.contradictions), ("Missing", a.missing),
+                             ("Discordant or contradictory results", a.contradictions), ("Missing", a.missing),
                              ("Notes", a.findings)):
             if items:
                 lines.append(f"\n**{title}**")
@@ -134,12 +142,12 @@ class CardBuilder:
         notes = [self.k.rules.rules[n] for n in dict.fromkeys(a.notes)]
         if notes:
             lines.append("\n**Evidence**")
-            lines += [f"- {n['text']} ({self.cite(n['source']['file'], n['source']['section'])})" for n in notes]
+            lines += [f"- {n['text']} ({self.cite_rule(n)})" for n in notes]
         if a.therapy_gaps:
             lines.append("\n**Therapy cards not shown**")
             lines += [f"- {x}" for x in a.therapy_gaps]
         criteria = self.k.rules.criteria(a.tumour_type)
-        lines.append("\nCriteria: " + "; ".join(f"{c['code']} ({c['source']['section']})" for c in criteria) + ".")
+        lines.append("\nCriteria: " + "; ".join(f"{c['name']} ({c['source']['section']})" for c in criteria) + ".")
         ext = {"tumorType": a.tumour_type, "status": a.status, "basis": a.basis,
                "criteriaMet": a.met, "criteriaNotMet": a.not_met, "criteriaUnknown": a.unknown}
         return self.card("her2-status", summary, "\n".join(lines), file=file, extension=ext, rules=a.status_rules)
@@ -153,9 +161,7 @@ class CardBuilder:
         lines.append("\n**Evidence**")
         lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in therapy["evidence"]]
         lines.append(f"\n**Population studied**: {therapy['population']['text']}")
-        if therapy.get("safety"):
-            safety = self.k.rules.rules[therapy["safety"]]
-            lines.append(f"\n**Safety**: {safety['text']} ({self.cite(safety['source']['file'], safety['source']['section'])})")
+        lines += self.safety_lines(option.safety)
         if notes:
             lines.append("\n**For this patient**")
             lines += [f"- {n}" for n in notes]
@@ -193,11 +199,15 @@ class CardBuilder:
                     status = f"{status} per source; recruiting status not stated in source"
                 status = f"{status}, as reported in {src_doc['label']}, {src_doc['date_label']}; check the registry"
                 link_status = f"{t['status_words']}, as reported in source"
-            extra = ("; " + "; ".join(m.notes)) if m.notes else ""
+            extra = ("; " + "; ".join(n.rstrip(".") for n in m.notes)) if m.notes else ""
+            criterion = t["her2"]["text"] if t["her2"]["given_in_source"] else "not given in the source"
             lines.append(f"- **{t['nct']}** {t['name']} (phase {t['phase']}): {t['regimen']}. HER2 criterion: "
-                         f"{t['her2']['text']} — met by {m.arm}. Status: {status}{extra}.")
+                         f"{criterion} — met by {m.arm}. Status: {status}{extra}.")
             links.append({"label": _summary(f"{t['nct']} {t['name']} ({link_status})"),
                           "url": f"https://clinicaltrials.gov/study/{t['nct']}", "type": "absolute"})
+        if a.trials_not_offered:
+            lines.append("\n**Not offered** (the patient falls outside the population the source describes):")
+            lines += [f"- {t['nct']} {t['name']}: {why}" for t, why in a.trials_not_offered]
         if a.trials_closed:
             lines.append("\n**Matching but not open in the registry:**")
             lines += [f"- {t['nct']} {t['name']}: {why}" for t, why in a.trials_closed]
@@ -250,17 +260,18 @@ class CardBuilder:
         """An order-warning card: evidence, override reasons, delete (and test) suggestions."""
         lines = [f"**{w.title}**", ""] + w.detail + ["", "**Evidence**"]
         lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in w.evidence]
-        orders = list(dict.fromkeys(u.ref for u in w.orders))
-        lines.append("\nOrder(s): " + ", ".join(f"{u.text} ({u.ref})" for u in w.orders))
+        lines += self.safety_lines(w.safety)
+        orders = list(dict.fromkeys((u.ref, u.text) for u in w.orders))
+        lines.append("\nOrder(s): " + ", ".join(u.text for u in w.orders))
         file = w.evidence[0]["source"]["file"]
         card = self.card("order-warning", w.title, "\n".join(lines), w.indicator, file=file,
                          extension={"warning": w.code}, rules=w.rules)
         if w.indicator == "info":
             return card
         suggestions = [{
-            "label": f"Remove draft order {ref}", "uuid": str(uuid.uuid4()), "isRecommended": False,
-            "actions": [{"type": "delete", "description": f"Delete the draft order {ref}", "resourceId": ref}],
-        } for ref in orders]
+            "label": f"Remove the draft order: {text}", "uuid": str(uuid.uuid4()), "isRecommended": False,
+            "actions": [{"type": "delete", "description": f"Delete the draft order {text}", "resourceId": ref}],
+        } for ref, text in orders]
         for test_id in w.tests:
             test = self.k.testing["tests"][test_id]
             suggestions.append({

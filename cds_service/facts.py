@@ -79,6 +79,8 @@ LACKS = {
     "narrative": "no structured result (narrative only)",
     "members": "its grouped results were not received",
     "value": "no value",
+    "amplification-contradicted": "reported present, but its copy number is at or below the normal (diploid) copy number, "
+                                  "which contradicts amplification",
 }
 
 
@@ -86,9 +88,10 @@ LACKS = {
 class UnscoredResult:
     """A HER2 result on file that cannot be scored (clinical decision 6.11).
 
-    kind: ihc | ish | interpretation | ngs (specimen unknown) | report (a HER2 DiagnosticReport
-    with no structured HER2 result). `lacks` is a key of LACKS; `interpretation` is the
-    laboratory's own call (positive | negative | equivocal | indeterminate) when it gave one.
+    kind: ihc | ish | interpretation | ngs (specimen unknown, or a copy number contradicting
+    "Present") | report (a HER2 DiagnosticReport with no structured HER2 result). `lacks` is a key
+    of LACKS; `interpretation` is the laboratory's own call (positive | negative | equivocal |
+    indeterminate) when it gave one.
     """
 
     kind: str
@@ -617,6 +620,9 @@ class FactReader:
             change = self._component(obs, self.loinc, components["dna_change_type"])
             change_codes = {c.get("code") for c in codings((change or {}).get("valueCodeableConcept"))}
             copy_comp = self._component(obs, self.loinc, components["copy_number"])
+            if change_codes & set(self.codes["copy_number_loss_types"]):
+                self._not_used(facts, oid, when, test, None, "erbb2-copy-number-loss", value_text(obs), ctx)
+                return
             if not (change_codes & set(self.codes["copy_number_change_types"]) or (change is None and copy_comp is not None)):
                 self._not_used(facts, oid, when, test, None, "erbb2-sequence-variant", value_text(obs), ctx)
                 return
@@ -628,6 +634,10 @@ class FactReader:
             cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number", copies_reader)
             if cn is not None:
                 values["copy_number"] = cn
+            if present and cn is not None and cn <= self.codes["neutral_copy_number"]["value"]:
+                self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", "amplification-contradicted",
+                                                     f"Present, copy number {cn:g}", None, spec.origin, spec.kind, ctx.grouped_in))
+                return
             method_text = " ".join(concept_texts(obs.get("method"))).lower()
             if any(w in method_text for w in self.codes["specimen"]["qpcr_words"]):
                 kind, origin = "qpcr", origin or "tissue"

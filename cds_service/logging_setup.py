@@ -27,6 +27,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def _request_id() -> str | None:
+    if "flask" not in sys.modules:  # gunicorn's master formats lines too and must not import Flask
+        return None
     try:
         from flask import g, has_request_context
         return g.get("request_id") if has_request_context() else None

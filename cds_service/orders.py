@@ -71,6 +71,7 @@ class Warning:
     tests: list[str] = field(default_factory=list)
     test_reason: str = ""
     rules: list[str] = field(default_factory=list)
+    safety: list[dict] = field(default_factory=list)  # safety statements for the ordered drugs
 
 
 def _by_class(matcher: DrugMatcher, drugs: set[str]) -> dict[str, list[str]]:
@@ -108,17 +109,23 @@ def order_warnings(
                 rules = ev.produced_by(rule)
                 # One card per warning and drug set (or, grouped, one for all the orders forming it).
                 key = (rule["code"], rule["indicator"]) if rule["group"] == "all-orders" else (rule["code"], use.drugs, rule["indicator"])
+                safety = book.safety_for(use.drugs, a.tumour_type)
                 if key in found:
-                    found[key].orders.append(use)
-                    found[key].rules += [r for r in rules if r not in found[key].rules]
+                    merged = found[key]
+                    merged.orders.append(use)
+                    merged.safety += [s for s in safety if s not in merged.safety]
+                    merged.rules += [r for r in rules + [s["id"] for s in safety] if r not in merged.rules]
                     continue
-                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], rule["evidence"],
+                evidence = [e for e in rule["evidence"] if ev.holds(e.get("when"))]
+                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], evidence,
                                   [ev.text(line) for line in rule["detail"]], rules=rules)
                 settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
                 if settling is not None:  # the test that would settle the HER2 question
                     warning.tests, warning.test_reason = list(settling["tests"]), settling["reason"]
                     warning.detail.append(settling["reason"])
                     warning.rules += ev.produced_by(settling)
+                warning.safety = safety
+                warning.rules += [s["id"] for s in safety]
                 found[key] = warning
     return list(found.values())
 

@@ -25,9 +25,11 @@ SCOPE_NAMES = {"crc": "colorectal", "gc": "gastric/GEJ", "common": "both tumour 
 SECTIONS = {
     "threshold": "Shared thresholds", "criterion": "Criteria", "definition": "Definitions", "status": "Status ladder (first match wins)",
     "contradiction": "Contradictions stated", "missing": "Missing pieces stated", "finding": "Findings stated",
-    "scope": "Scope", "cutoff": "Copy-number cut-offs (CRC Table 2)", "note": "Evidence notes", "therapy": "Therapies",
+    "scope": "Scope", "headline": "Named in the status card's summary", "cutoff": "Copy-number cut-offs (CRC Table 2)",
+    "note": "Evidence notes", "therapy": "Therapies",
     "safety": "Safety statements", "therapy-note": "Therapy caveats", "therapy-gap": "Therapies not shown",
-    "trial-offer": "Which trials are offered", "trial-note": "Notes beside a trial", "trial": "Trials",
+    "trial-offer": "Which trials are offered", "trial-note": "Notes beside a trial",
+    "trial-exclusion": "Matching trials not offered (first match wins)", "trial": "Trials",
     "warning": "Order warnings", "test": "Test suggestions (chart)", "order-test": "Test suggestions (draft orders)",
     "settling-test": "Test offered with a HER2-drug warning (first match wins)",
 }

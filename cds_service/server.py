@@ -16,9 +16,9 @@ and a deadline on reading each request. The measurements behind this: docs/bench
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
-import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from io import BytesIO
@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
+from .logging_setup import JsonFormatter, configure_logging
 from .settings import Settings
 
 DEFAULT_WORKERS = 2  # one per core of the 2-core pod the service is sized for (docs/benchmarks.md)
@@ -44,6 +46,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,
         "child_exit": _child_exit,
         "control_socket_disable": True,  # gunicorn >= 25 would open ~/.gunicorn/gunicorn.ctl, shared by every server
+        "logger_class": JsonLinesLogger,
+        "loglevel": settings.log_level.lower(),
     }
     if Path("/dev/shm").is_dir():
         options["worker_tmp_dir"] = "/dev/shm"  # heartbeat files off the (read-only) root file system
@@ -55,6 +59,15 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         options.update(worker_class="gevent", worker_connections=GREENLETS_PER_WORKER,
                        keepalive=settings.read_timeout_s, pre_request=_one_request_per_connection)
     return options
+
+
+class JsonLinesLogger(Logger):
+    """gunicorn's own log lines (start, workers, signals, errors) as JSON lines, like the service's."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 def _one_request_per_connection(_worker: Any, req: Any) -> None:
@@ -126,8 +139,9 @@ def prepare_metrics_dir() -> None:
         stale.unlink()
 
 
-def check_in_child(check: Callable[[], None]) -> str | None:
-    """Run `check` in a forked child; its error as one line, or None when it passed.
+def check_in_child(check: Callable[[], None]) -> tuple[str, int] | None:
+    """Run `check` in a forked child; (its error as one line, exit status), or None when it passed.
+    The exit status is the error's `exit_status` attribute when it has one, else 1.
 
     The start checks import the HTTP and JWT libraries, which must not be imported in the
     gunicorn master: they keep references to the `ssl` module that gevent then patches in each
@@ -141,14 +155,16 @@ def check_in_child(check: Callable[[], None]) -> str | None:
             check()
         except BaseException as exc:  # noqa: BLE001 - every failure becomes the one line
             os.write(write_end, (" ".join(str(exc).split()) or type(exc).__name__).encode()[:4000])
-            code = 1
+            wanted = getattr(exc, "exit_status", 1)
+            code = wanted if isinstance(wanted, int) and 0 < wanted < 126 else 1
         os._exit(code)
     os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         message = pipe.read().decode(errors="replace")
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return message or "the start checks failed"
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        return message or "the start checks failed", code if code > 0 else 1
     return None
 
 
@@ -157,8 +173,9 @@ def with_shared_pseudonym_key(settings: Settings) -> Settings:
     drawn before the fork, so respawned workers keep it too."""
     if settings.pseudonym_key:
         return settings
-    print("her2-cds: HER2CDS_PSEUDONYM_KEY is not set: one random key was drawn for this server's workers; "
-          "audit patient keys will not match across restarts or replicas.", file=sys.stderr)
+    configure_logging(settings.log_level)
+    logging.getLogger("her2cds").warning("HER2CDS_PSEUDONYM_KEY is not set: one random key was drawn for this server's "
+                                         "workers; audit patient keys will not match across restarts or replicas.")
     return settings.replace(pseudonym_key=secrets.token_hex(32))
 
 

@@ -20,15 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from typing import TYPE_CHECKING, Any
 
 from .knowledge import Knowledge
 from .settings import Settings
 from .storage import Store
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger("her2cds.trials")
 OPEN_STATUSES = {"RECRUITING", "NOT_YET_RECRUITING"}
@@ -47,6 +46,12 @@ class RefreshReport:
 
 
 def _session() -> requests.Session:
+    # requests (and with it ssl) is imported only here: the service imports this module in the
+    # gunicorn master, where ssl must not be imported before gevent patches it in the workers.
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
     retry = Retry(total=4, connect=3, read=2, status=4, backoff_factor=0.5, allowed_methods=frozenset({"GET"}),
                   status_forcelist=(429, 500, 502, 503, 504), respect_retry_after_header=True,
                   raise_on_status=False)
@@ -61,6 +66,8 @@ def fetch_statuses(settings: Settings, knowledge: Knowledge, min_interval_s: flo
                    timeout_s: float = 15.0, progress: Callable[[str], None] | None = None) -> RefreshReport:
     """Ask the registry for every trial in the knowledge files, politely (one at a time, spaced).
     `progress` hears one line per trial."""
+    import requests
+
     session = _session()
     report = RefreshReport()
     base = settings.ctgov_api_url.rstrip("/")

@@ -160,7 +160,7 @@ def reading_after_answer(hostile: HostileFhirServer) -> list[str]:
 def render(seconds: float, load_before: tuple, load_after: tuple, parts: list[list[str]]) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     head = (f"_Measured {when} on {platform.node()}: {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-            f"load average {load_before[0]:.2f} before and {load_after[0]:.2f} after (1 min; other engineers' test "
+            f"load average {load_before[0]:.2f} before and {load_after[0]:.2f} after (1 min; other test "
             f"suites share this machine), {seconds:g} s per load phase. Command: "
             f"`.venv/bin/python scripts/attack_figures.py --seconds {seconds:g} --write docs/security.md`._")
     titles = ["Memory per call under attack", "Healthy EHR under fallback starvation", "Reading after the answer"]

@@ -10,12 +10,16 @@
 #   BASE_IMAGE             base image for the build (default: the Dockerfile's pinned python:3.11-slim)
 #   CONTAINER_ENGINE_ARGS  global engine flags (e.g. "--runtime runc" where crun cannot run)
 #   CONTAINER_RUN_ARGS     extra flags for build and run (e.g. "--ulimit nofile=20000:20000")
-#   IMAGE                  tag to build (default her2-cds:smoke)
-# Prints "skipped: no container engine" and exits 0 where there is none. Needs the project's .venv
-# (bash scripts/test.sh makes it) for signing the JWT.
+#   IMAGE                  tag to build (default: her2-cds-smoke:<pid>-<random>, unique to this run)
+#   KEEP_IMAGE=1           keep the image (and its build stages) afterwards; by default this run's
+#                          image, build-stage images and containers are removed, whatever the outcome
+# Before building, one throwaway container probes the engine: where the sandbox refuses podman's
+# default resource limits ("setrlimit ... Operation not permitted") the run uses the host's hard
+# limits, and where crun refuses the cgroup layout ("cgroups in hybrid mode") it uses runc; each
+# adaptation is printed. Prints "skipped: no container engine" and exits 0 where there is none.
+# Needs the project's .venv (bash scripts/test.sh makes it) for signing the JWT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-IMAGE="${IMAGE:-her2-cds:smoke}"
 
 engine="${CONTAINER_ENGINE:-}"
 if [ -z "$engine" ]; then
@@ -27,6 +31,9 @@ if [ -z "$engine" ]; then
   echo "skipped: no container engine"
   exit 0
 fi
+run_id="$$-$RANDOM"
+IMAGE="${IMAGE:-her2-cds-smoke:$run_id}"  # never another run's (or anyone's) tag
+label="her2cds.smoke=$run_id"             # on the image and, with podman, on its build stages
 read -r -a engine_args <<< "${CONTAINER_ENGINE_ARGS:-}"
 read -r -a run_args <<< "${CONTAINER_RUN_ARGS:-}"
 E() { "$engine" "${engine_args[@]}" "$@"; }
@@ -34,12 +41,22 @@ PY="${PYTHON:-.venv/bin/python}"
 [ -x "$PY" ] || PY=python3
 
 work="$(mktemp -d)"
-started=()
+built=0
+# Every container is created with --cidfile, so one that was created but failed to start (left
+# "Created") is removed too; then this run's image and build stages unless KEEP_IMAGE=1.
 cleanup() {
-  for cid in "${started[@]}"; do E rm -f "$cid" >/dev/null 2>&1 || true; done
+  for cidfile in "$work"/cid.*; do
+    [ -s "$cidfile" ] && E rm -f "$(cat "$cidfile")" >/dev/null 2>&1 || true
+  done
+  if [ "$built" = 1 ] && [ "${KEEP_IMAGE:-0}" != 1 ]; then
+    E rmi -f "$IMAGE" >/dev/null 2>&1 || true
+    for id in $(E images -a -q --filter "label=$label" 2>/dev/null | sort -u); do E rmi -f "$id" >/dev/null 2>&1 || true; done
+    echo "removed image $IMAGE and its build stages (KEEP_IMAGE=1 keeps them)"
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
+cidfile() { mktemp -u "$work/cid.XXXXXX"; }  # a name only: the engine creates the file
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -73,20 +90,47 @@ wait_ready() {  # wait_ready BASE CID
 # database on a volume (here: the image's /data volume, anonymous), published on loopback only.
 run() {  # run PORT [extra run flags...] -> container id
   local port="$1"; shift
-  E run -d --read-only --tmpfs /tmp:rw,size=64m -p "127.0.0.1:$port:8080" "${run_args[@]}" "$@" "$IMAGE"
+  E run -d --cidfile "$(cidfile)" --read-only --tmpfs /tmp:rw,size=64m -p "127.0.0.1:$port:8080" "${run_args[@]}" "${limits[@]}" "$@" "$IMAGE"
+}
+# Adapt to a sandbox that refuses the engine's defaults (docs/deploy.md, "Smoke test of the image").
+limits=()  # --ulimit flags found by the probe, used for build and run
+probe() {  # probe IMAGE: run `true` in a throwaway container; adapt the flags to what the engine says
+  local image="$1" attempt message nofile nproc
+  nofile="$(ulimit -Hn)"; nproc="$(ulimit -Hu)"
+  for attempt in 1 2 3 4 5 6 7 8; do
+    message="$(E run --rm --cidfile "$(cidfile)" "${run_args[@]}" "${limits[@]}" "$image" true 2>&1 >/dev/null)" && break
+    if [[ "$message" == *"hybrid mode"* ]] && command -v runc >/dev/null && [[ " ${engine_args[*]} " != *" --runtime "* ]]; then
+      engine_args+=(--runtime runc)
+      echo "sandbox: crun refuses this host's cgroup layout; using --runtime runc"
+    elif [[ "$message" == *[Rr][Ll][Ii][Mm][Ii][Tt]* ]] && [[ " ${run_args[*]} " != *" --ulimit "* ]] && [ "$nproc" != unlimited ]; then
+      # Without CAP_SYS_RESOURCE no limit can be raised: start at the host's hard limits and halve
+      # the one the runtime names until it is accepted.
+      if [ "${#limits[@]}" -gt 0 ]; then
+        [[ "$message" == *NPROC* || "$message" == *"type 6"* ]] && nproc=$(( nproc / 2 ))
+        [[ "$message" == *NOFILE* || "$message" == *"type 7"* ]] && nofile=$(( nofile / 2 ))
+      fi
+      limits=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc")
+    else
+      echo "probe of $image failed: $message" >&2
+      break  # not a sandbox limit we know: the build or the first run will say what is wrong
+    fi
+  done
+  [ "${#limits[@]}" -eq 0 ] || echo "sandbox: the engine may not raise resource limits here; using ${limits[*]}"
 }
 
 echo "engine: $engine ${engine_args[*]} ($("$engine" --version))"
-build=(build -t "$IMAGE")
+base="${BASE_IMAGE:-$(sed -n 's/^ARG BASE_IMAGE=//p' Dockerfile | head -1)}"
+probe "$base"
+build=(build -t "$IMAGE" --label "$label")
 [ -n "${BASE_IMAGE:-}" ] && build+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
-E "${build[@]}" "${run_args[@]}" . > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "image build"; }
-ok "image built${BASE_IMAGE:+ on $BASE_IMAGE}"
+built=1
+E "${build[@]}" "${run_args[@]}" "${limits[@]}" . > "$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; fail "image build"; }
+ok "image $IMAGE built${BASE_IMAGE:+ on $BASE_IMAGE}"
 
 # ---------------------------------------------------------------- unsigned local mode
 port="$(free_port)"
 base="http://127.0.0.1:$port"
 cid="$(run "$port" -e HER2CDS_ALLOW_UNSIGNED=1)"
-started+=("$cid")
 wait_ready "$base" "$cid"
 ok "ready with a read-only root file system"
 [ "$(E exec "$cid" id -u)" = 10001 ] || fail "runs as uid $(E exec "$cid" id -u), not 10001"
@@ -137,7 +181,6 @@ chmod 755 "$work" "$work/issuers"; chmod 644 "$work/issuers/trusted-issuers.json
 cid="$(run "$port" -v "$work/issuers:/etc/her2-cds/issuers:ro" \
   -e HER2CDS_TRUSTED_ISSUERS_FILE=/etc/her2-cds/issuers/trusted-issuers.json \
   -e HER2CDS_PUBLIC_BASE_URL="$public" -e HER2CDS_PSEUDONYM_KEY=smoke-test-key)"
-started+=("$cid")
 wait_ready "$base" "$cid"
 read -r status body <<< "$(http GET "$base/healthz")"
 [[ "$body" == *'"authentication":"jwt"'* ]] || fail "JWT mode not on: $body"
@@ -153,7 +196,6 @@ E stop -t 10 "$cid" >/dev/null
 
 # ---------------------------------------------------------------- SIGTERM in the first seconds
 cid="$(run "$(free_port)" -e HER2CDS_ALLOW_UNSIGNED=1)"
-started+=("$cid")
 sleep 1
 t0=$(date +%s%N)
 E kill --signal TERM "$cid" >/dev/null

@@ -139,6 +139,57 @@ def no_diagnosis(pid: str = "no-dx") -> list[dict]:
     return [b.patient(pid)]
 
 
+# ---------------------------------------------------------------- issue #15 (clinical-rules.md section 6)
+
+def crc_ihc1_ish_amplified(pid: str = "crc-ihc1-ish") -> list[dict]:
+    """CRC, IHC 1+ with ISH ratio 2.3, after FOLFOX: positive by TRIUMPH tissue, outside DESTINY-CRC01 (no T-DXd card)."""
+    return _crc_base(pid) + [b.ihc(pid, "1+"), b.ish(pid, 2.3), b.medication(pid, "FOLFOX", date="2023-09-01")]
+
+
+def crc_ihc0_ish_amplified(pid: str = "crc-ihc0-ish") -> list[dict]:
+    """CRC, IHC 0 with ISH ratio 2.5: positive by TRIUMPH tissue, no T-DXd evidence for IHC 0."""
+    return _crc_base(pid) + [b.ihc(pid, "0"), b.ish(pid, 2.5)]
+
+
+def crc_ish_only(pid: str = "crc-ish-only") -> list[dict]:
+    """CRC, ISH ratio 1.4 with no IHC: indeterminate (never negative without IHC), IHC suggested."""
+    return _crc_base(pid) + [b.ish(pid, 1.4)]
+
+
+def crc_discordant_ihc(pid: str = "crc-discordant") -> list[dict]:
+    """CRC, IHC 3+ in 2022 and IHC 1+ in 2024, after trastuzumab + pertuzumab: HER2-low, discordant."""
+    return _crc_base(pid) + [
+        b.ihc(pid, "3+", 80, date="2022-03-01"),
+        b.ihc(pid, "1+", date="2024-06-01"),
+        b.medication(pid, "Phesgo", date="2022-04-01"),
+    ]
+
+
+def crc_tissue_negative_plasma_positive(pid: str = "crc-tneg-ppos") -> list[dict]:
+    """CRC, IHC 0 and plasma ERBB2 amplified with RAS wild-type: positive by plasma only, discordant."""
+    return _crc_base(pid) + [
+        b.ihc(pid, "0"),
+        b.erbb2_cn(pid, True, copy_number=14),
+        b.variant(pid, "KRAS", present=False),
+        b.variant(pid, "NRAS", present=False),
+    ]
+
+
+def crc_ihc3_below_threshold(pid: str = "crc-ihc3-low-pct") -> list[dict]:
+    """CRC, IHC 3+ in 8% of tumour cells, specimen type not recorded: indeterminate, ISH suggested."""
+    return _crc_base(pid) + [b.ihc(pid, "3+", 8, specimen=None)]
+
+
+def gastric_retest_amplified(pid: str = "gc-retest-amp") -> list[dict]:
+    """Gastric/GEJ, IHC 3+ before trastuzumab and plasma ERBB2 amplified after it: HER2 retained (plasma basis)."""
+    return gastric_after_trastuzumab(pid) + [b.erbb2_cn(pid, True, 16, date="2024-05-02")]
+
+
+def gastric_retest_not_amplified(pid: str = "gc-retest-neg") -> list[dict]:
+    """Gastric/GEJ, IHC 3+ before trastuzumab and plasma ERBB2 not amplified after it: tissue re-test."""
+    return gastric_after_trastuzumab(pid) + [b.erbb2_cn(pid, False, date="2024-05-02"), b.ctdna_fraction(pid, 1.2, date="2024-05-02")]
+
+
 # ---------------------------------------------------------------- shapes of the published guides
 # Written from the structure and codes of the HL7 Genomics Reporting IG and mCODE examples (named
 # in each docstring); docs/input-codes.md explains each shape.
@@ -262,7 +313,19 @@ PATIENTS: dict[str, Callable[[], list[dict]]] = {
     "gastric-mcode-her2-interpretation": gastric_mcode_her2_interpretation,
     "gastric-ish-panel": gastric_ish_panel,
     "gastric-not-criteria": gastric_not_criteria,
+    "crc-ihc1-ish-amplified": crc_ihc1_ish_amplified,
+    "crc-ihc0-ish-amplified": crc_ihc0_ish_amplified,
+    "crc-ish-only": crc_ish_only,
+    "crc-discordant-ihc-over-time": crc_discordant_ihc,
+    "crc-tissue-negative-plasma-positive": crc_tissue_negative_plasma_positive,
+    "crc-ihc3-below-threshold": crc_ihc3_below_threshold,
+    "gastric-retest-plasma-amplified": gastric_retest_amplified,
+    "gastric-retest-plasma-not-amplified": gastric_retest_not_amplified,
 }
+
+def _tdxd(pid: str) -> list[dict]:
+    return [b.draft_order(pid, "Enhertu", mid="draft-tdxd")]
+
 
 # Order-hook requests: (patient fixture, hook, draft orders built for that patient id)
 ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
@@ -298,6 +361,18 @@ ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
         "order-select",
         lambda p: [b.draft_order(p, "Perjeta", mid="draft-perj")],
     ),
+    # issue #15
+    "crc-ihc1-ish-amplified-tdxd-sign": ("crc-ihc1-ish-amplified", "order-sign", _tdxd),
+    "crc-ihc0-ish-amplified-tdxd-sign": ("crc-ihc0-ish-amplified", "order-sign", _tdxd),
+    "crc-plasma-amplified-tdxd-sign": ("crc-plasma-amplified", "order-sign", _tdxd),
+    "crc-ihc3-positive-tdxd-sign": ("crc-ihc3-positive", "order-sign", _tdxd),
+    "crc-ihc3-positive-trastuzumab-sign": ("crc-ihc3-positive", "order-sign", lambda p: [b.draft_order(p, "Herceptin", mid="draft-h")]),
+    "gastric-ihc3-tdxd-sign": ("gastric-ihc3", "order-sign", _tdxd),
+    "gastric-after-trastuzumab-tdxd-sign": ("gastric-after-trastuzumab", "order-sign", _tdxd),
+    "gastric-retest-plasma-amplified-tdxd-sign": ("gastric-retest-plasma-amplified", "order-sign", _tdxd),
+    "gastric-no-her2-test-flot-sign": ("gastric-no-her2-test", "order-sign", lambda p: [b.draft_order(p, "FLOT", mid="draft-flot")]),
+    "gastric-no-her2-test-docetaxel-sign": (
+        "gastric-no-her2-test", "order-sign", lambda p: [b.draft_order(p, "docetaxel 20 MG/ML Injection", mid="draft-doc")]),
 }
 
 

@@ -19,9 +19,9 @@ def test_call_prints_cards_in_process(capsys):
     assert main(["call", "crc-ihc3-positive"]) == 0
     out = capsys.readouterr().out
     assert "her2-patient-view -> HTTP 200" in out
-    assert "[1] INFO · her2-status · HER2-positive (colorectal): HERACLES, TRIUMPH-tissue, harmonized-10pct met" in out
+    assert "[1] INFO · her2-status · HER2-positive (colorectal): HERACLES, TRIUMPH tissue, harmonized 10% criterion met" in out
     assert "Option: Pertuzumab + trastuzumab" in out
-    assert "link: NCT05253651" in out
+    assert "link: NCT04704661" in out
 
 
 def test_call_order_fixture_shows_delete_suggestion(capsys):

@@ -74,6 +74,48 @@ def test_container_smoke_says_skipped_without_an_engine(tmp_path):
     assert "scripts/container-smoke.sh" in (ROOT / "README.md").read_text()
 
 
+STUB_ENGINE = """#!/bin/bash
+# A stand-in container engine: records its calls; `run -d` creates a container that fails to start.
+echo "$*" >> "$STUB_LOG"
+cidfile=""; args=("$@")
+for i in "${!args[@]}"; do [ "${args[$i]}" = --cidfile ] && cidfile="${args[$((i + 1))]}"; done
+case "$1" in
+  info) exit 0 ;;
+  --version) echo "stub 1.0" ;;
+  images) echo "stage-image-1" ;;
+  run)
+    if [ "$2" = -d ]; then echo created-container-1 > "$cidfile"; echo "OCI runtime error: cannot start" >&2; exit 126; fi
+    echo probe-container > "$cidfile" ;;
+esac
+exit 0
+"""
+
+
+def test_container_smoke_leaves_no_container_or_image_when_a_run_fails(tmp_path):
+    """A container that was created but failed to start (left "Created") is removed, and so are the
+    image this run built and its build stages; the default tag is unique to the run."""
+    engine = tmp_path / "engine"
+    engine.write_text(STUB_ENGINE)
+    engine.chmod(0o755)
+    logs = []
+    for run in range(2):
+        log = tmp_path / f"calls-{run}.log"
+        env = {**os.environ, "CONTAINER_ENGINE": str(engine), "STUB_LOG": str(log)}
+        env.pop("IMAGE", None)
+        result = subprocess.run(["/bin/bash", str(ROOT / "scripts" / "container-smoke.sh")], capture_output=True,
+                                text=True, env=env, timeout=120, cwd=tmp_path)
+        assert result.returncode != 0
+        logs.append(log.read_text().splitlines())
+    calls = logs[0]
+    [build] = [c for c in calls if c.startswith("build ")]
+    image = build.split()[2]
+    assert image.startswith("her2-cds-smoke:") and "--label her2cds.smoke=" in build
+    assert "rm -f created-container-1" in calls  # the Created container of the failed run
+    assert f"rmi -f {image}" in calls and "rmi -f stage-image-1" in calls
+    second_image = [c for c in logs[1] if c.startswith("build ")][0].split()[2]
+    assert second_image != image  # never another run's tag
+
+
 # ---------------------------------------------------------------- Kubernetes: rendered as applied
 CRD_GROUPS = ("monitoring.coreos.com/", "postgresql.cnpg.io/", "barmancloud.cnpg.io/")  # no schema in kubernetes-validate
 

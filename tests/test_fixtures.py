@@ -18,7 +18,7 @@ def test_committed_fixtures_match_the_generator():
 
 # name -> (status, criteriaMet, therapy regimens, trial ids subset, testing card count)
 PATIENT_VIEW = {
-    "crc-ihc3-positive": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT05253651", "NCT04704661"}, 0),
+    "crc-ihc3-positive": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT04704661"}, 0),
     "crc-ihc2-ish-positive": ("positive", ["HERACLES", "TRIUMPH-tissue"], 5, {"NCT04380012", "NCT05193292"}, 0),
     "crc-plasma-amplified": ("positive", ["TRIUMPH-blood"], 1, {"NCT05193292", "NCT05356897"}, 0),
     "crc-her2-negative": ("negative", [], 0, set(), 0),
@@ -34,6 +34,15 @@ PATIENT_VIEW = {
     "gastric-plasma-only": ("not-tested", [], 0, set(), 1),
     "gastric-ihc1-ish-positive": ("low", [], 0, {"NCT03929666"}, 0),
     "gastric-no-her2-test": ("not-tested", [], 0, set(), 1),
+    # issue #15
+    "crc-ihc1-ish-amplified": ("positive", ["TRIUMPH-tissue"], 4, {"NCT04704661"}, 0),  # no T-DXd card (6.1)
+    "crc-ihc0-ish-amplified": ("positive", ["TRIUMPH-tissue"], 4, {"NCT03929666"}, 0),
+    "crc-ish-only": ("indeterminate", [], 0, set(), 1),  # 6.2: IHC suggested
+    "crc-discordant-ihc-over-time": ("low", [], 0, {"NCT04704661"}, 0),
+    "crc-tissue-negative-plasma-positive": ("positive", ["TRIUMPH-blood"], 1, {"NCT05193292"}, 0),
+    "crc-ihc3-below-threshold": ("indeterminate", [], 0, {"NCT03929666"}, 1),
+    "gastric-retest-plasma-amplified": ("positive", ["ToGA"], 2, {"NCT04499924"}, 0),  # 6.5: no re-test asked again
+    "gastric-retest-plasma-not-amplified": ("positive", ["ToGA"], 2, {"NCT04499924"}, 1),
 }
 
 
@@ -63,3 +72,58 @@ def test_out_of_scope_fixtures(client, name, phrase):
     [card] = body["cards"]
     assert card["source"]["topic"]["code"] == "out-of-scope" and card["indicator"] == "info"
     assert phrase in card["detail"]
+
+
+# ---------------------------------------------------------------- issue #15, card by card (HTTP level)
+@pytest.mark.parametrize("name, summary_start, not_offered", [
+    ("crc-discordant-ihc-over-time", "HER2-low (colorectal), discordant: IHC 1+", {"NCT05350917"}),  # 6.6, 6.7
+    ("crc-tissue-negative-plasma-positive", "HER2-positive (colorectal), discordant, plasma only: TRIUMPH blood met", set()),
+    ("crc-ras-mutant", "HER2-positive (colorectal), RAS-mutant (KRAS p.Gly12Asp, plasma, clonality 80%): ", set()),  # 6.10
+    ("crc-ihc3-positive", "HER2-positive (colorectal): HERACLES, TRIUMPH tissue, harmonized 10% criterion met", {"NCT05253651"}),
+    ("gastric-after-trastuzumab", "HER2-positive (gastric/GEJ): ToGA met", {"NCT03615326", "NCT04082364", "NCT03409848"}),
+    ("gastric-retest-plasma-not-amplified", "HER2-positive (gastric/GEJ), discordant: ToGA met", {"NCT03615326"}),
+])
+def test_issue_15_status_headline_and_trials_not_offered(client, name, summary_start, not_offered):
+    cards = call(client, load_request(name))[1]["cards"]
+    assert by_topic(cards, "her2-status")[0]["summary"].startswith(summary_start)
+    trials = by_topic(cards, "her2-trials")[0]
+    section = trials["detail"].split("**Not offered**")[1].split("\n\n")[0] if not_offered else ""
+    assert {n for n in not_offered if n in section} == not_offered
+    assert not not_offered & set(trials["extension"]["her2cds"]["trials"])
+
+
+@pytest.mark.parametrize("name, therapy_summaries, testing", [
+    ("crc-ihc1-ish-amplified", ["Option: Pertuzumab + trastuzumab", "Option: Trastuzumab + lapatinib", "Option: Tucatinib + trastuzumab",
+                                "Option: Pertuzumab + trastuzumab emtansine (T-DM1): weak evidence"], []),
+    ("crc-ish-only", [], ["ISH without IHC: order HER2 IHC"]),
+    ("crc-ihc3-below-threshold", [], ["IHC 3+ below the cell-fraction threshold: order ISH"]),
+    ("gastric-retest-plasma-amplified", ["Option: Trastuzumab deruxtecan (T-DXd) after a trastuzumab-containing regimen",
+                                         "Option: Disitamab vedotin (RC48) after a trastuzumab-containing regimen"], []),
+    ("gastric-retest-plasma-not-amplified", ["Option: Trastuzumab deruxtecan (T-DXd) after a trastuzumab-containing regimen",
+                                             "Option: Disitamab vedotin (RC48) after a trastuzumab-containing regimen"],
+     ["Plasma ERBB2 after trastuzumab not amplified: re-test tumour tissue"]),
+])
+def test_issue_15_therapy_and_testing_cards(client, name, therapy_summaries, testing):
+    cards = call(client, load_request(name))[1]["cards"]
+    assert [c["summary"] for c in by_topic(cards, "her2-therapy")] == therapy_summaries
+    assert [c["summary"] for c in by_topic(cards, "her2-testing")] == testing
+
+
+@pytest.mark.parametrize("name", ["gastric-ihc3", "gastric-after-trastuzumab", "crc-ihc3-positive"])
+def test_issue_15_safety_notes_on_therapy_cards(client, name):
+    for card in by_topic(call(client, load_request(name))[1]["cards"], "her2-therapy"):
+        regimen = card["extension"]["her2cds"]["regimen"]
+        assert ("myelosuppression" in card["detail"]) is (regimen == ["trastuzumab deruxtecan"])
+        assert ("pneumonitis and colitis" in card["detail"]) is (regimen == ["pembrolizumab", "trastuzumab"])
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (FIXTURES / "requests").glob("*.json")))
+def test_issue_15_card_text_names_no_internal_id(client, name):
+    """Decision 6.10: criterion names, drugs and result dates, never record ids or internal codes (the
+    data-quality notes of the fact layer, which name the record they concern, are left to issue #16)."""
+    for card in call(client, load_request(name))[1]["cards"]:
+        lines = [card["summary"], *(s["label"] for s in card.get("suggestions", []))]
+        lines += [line for line in card["detail"].splitlines() if not line.startswith(("- Observation/", "- DiagnosticReport/"))]
+        text = "\n".join(lines)
+        assert [w for w in ("Observation/", "MedicationRequest/", "harmonized-10pct", "TRIUMPH-tissue", "TRIUMPH-blood",
+                            "HER2 criterion: -", "clinical rules decision") if w in text] == []

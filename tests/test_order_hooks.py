@@ -30,6 +30,11 @@ def codes(cards):
     return [c["extension"]["her2cds"]["warning"] for c in warnings(cards)]
 
 
+def of_code(cards, code):
+    [card] = [c for c in warnings(cards) if c["extension"]["her2cds"]["warning"] == code]
+    return card
+
+
 def delete_targets(card):
     return [a["resourceId"] for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "delete"]
 
@@ -68,8 +73,8 @@ def test_pertuzumab_trastuzumab_for_positive_crc_is_no_warning(client):
 def test_her2_drug_without_positive_offers_the_settling_test(client):
     resources = [b.patient(P), b.crc(P), b.ihc(P, "2+", 50)]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "trastuzumab", "224905", mid="t")])
-    [w] = warnings(cards)
-    assert codes(cards) == ["her2-drug-without-positive"]
+    w = of_code(cards, "her2-drug-without-positive")
+    assert codes(cards) == ["trastuzumab-single-agent-crc", "her2-drug-without-positive"]
     assert delete_targets(w) == ["MedicationRequest/t"]
     creates = [a["resource"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"]
     assert [r["code"]["coding"][0]["code"] for r in creates] == ["49683-6"]
@@ -78,7 +83,7 @@ def test_her2_drug_without_positive_offers_the_settling_test(client):
 
 
 def test_her2_drug_without_any_test_offers_ihc_and_ish(client):
-    cards = run(client, "order-sign", [b.patient(P), b.crc(P)], [b.draft_order(P, "Kadcyla", mid="k")])
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P)], [b.draft_order(P, "Kadcyla", mid="k")])  # T-DM1: no single-agent warning
     [w] = warnings(cards)
     creates = [a["resource"]["code"]["coding"][0]["code"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"]
     assert creates == ["18474-7", "49683-6"]
@@ -280,17 +285,41 @@ def test_sandbox_call_without_an_order(client):
         ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
         ("crc-ras-mutant-dual-blockade-sign", ["ras-mutant-dual-blockade"]),
         ("gastric-no-her2-test-oxaliplatin-sign", []),
-        ("crc-no-her2-test-trastuzumab-sign", ["her2-drug-without-positive"]),
+        ("crc-no-her2-test-trastuzumab-sign", ["trastuzumab-single-agent-crc", "her2-drug-without-positive"]),
         ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
+        # issue #15: each warning and its twin that stays silent
+        ("crc-ihc1-ish-amplified-tdxd-sign", ["tdxd-her2-low-crc"]),
+        ("crc-ihc0-ish-amplified-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("crc-plasma-amplified-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("crc-ihc3-positive-tdxd-sign", []),
+        ("gastric-ihc3-tdxd-sign", ["tdxd-outside-evidence"]),
+        ("gastric-after-trastuzumab-tdxd-sign", []),
+        ("gastric-retest-plasma-amplified-tdxd-sign", []),
+        ("crc-ihc3-positive-trastuzumab-sign", ["trastuzumab-single-agent-crc"]),
+        ("gastric-no-her2-test-flot-sign", []),
+        ("gastric-no-her2-test-docetaxel-sign", []),
     ],
 )
 def test_order_fixtures(client, name, expected):
     code, body = call(client, load_request(name))
     assert code == 200 and codes(body["cards"]) == expected
+    for card in warnings(body["cards"]):  # decision 6.3: every T-DXd warning carries the safety note
+        assert ("myelosuppression" in card["detail"]) is ("Enhertu" in card["detail"])
     request = load_request(name)
     for card in warnings(body["cards"]):
         ids = {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in request["context"]["draftOrders"]["entry"]}
         assert set(delete_targets(card)) <= ids
+
+
+@pytest.mark.parametrize("name, tests", [
+    ("gastric-no-her2-test-flot-sign", ["gc.order-test.her2-test-before-chemotherapy"]),  # 6.4
+    ("gastric-no-her2-test-docetaxel-sign", ["gc.order-test.her2-test-before-chemotherapy"]),
+    ("gastric-after-trastuzumab-tdxd-sign", ["gc.order-test.retest-before-her2-therapy"]),  # 6.5: no re-test on file
+    ("gastric-retest-plasma-amplified-tdxd-sign", []),  # 6.5: the plasma re-test is on file
+])
+def test_order_fixture_tests(client, name, tests):
+    cards = call(client, load_request(name))[1]["cards"]
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
 
 
 # ---------------------------------------------------------------- rule ids of each warning and test
@@ -337,9 +366,10 @@ def test_anti_egfr_rule_by_line_for_each_antibody(client, history, rule_id, indi
 
 
 @pytest.mark.parametrize("tumour, score, expected", [
-    ("crc", "1+", [["crc.warning.tdxd-her2-low"]]),  # the T-DXd HER2-low warning replaces the generic one
-    ("crc", "0", [["common.warning.her2-drug-without-positive", "common.settling-test.none"]]),
-    ("gastric", "1+", [["common.warning.her2-drug-without-positive", "common.settling-test.none"]]),
+    ("crc", "1+", [["crc.warning.tdxd-her2-low", "crc.definition.her2-low", "common.safety.tdxd-ild"]]),  # replaces the generic one
+    ("crc", "0", [["common.warning.her2-drug-without-positive", "common.settling-test.none", "common.safety.tdxd-ild"]]),
+    ("gastric", "1+", [["gc.warning.tdxd-without-prior-trastuzumab", "common.safety.tdxd-ild"],
+                       ["common.warning.her2-drug-without-positive", "common.settling-test.none", "common.safety.tdxd-ild"]]),
 ])
 def test_tdxd_exception_to_the_generic_her2_warning(client, tumour, score, expected):
     condition = b.crc(P) if tumour == "crc" else b.gastric(P)
@@ -355,7 +385,7 @@ def test_tdxd_exception_to_the_generic_her2_warning(client, tumour, score, expec
 ])
 def test_settling_test_ladder(client, results, settling, tests):
     cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, "Herceptin", mid="h")])
-    [w] = warnings(cards)
+    w = of_code(cards, "her2-drug-without-positive")
     assert rules(w) == ["common.warning.her2-drug-without-positive", settling]
     assert [a["resource"]["code"]["coding"][0]["code"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"] == tests
 
@@ -485,3 +515,153 @@ def test_selections_only_narrow_order_select(knowledge):
 def test_tdxd_her2_low_warning_states_the_results(client, results, words):
     [w] = warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, "Enhertu", mid="x")]))
     assert f"Trastuzumab deruxtecan ordered; HER2 status is **low** {words}." in w["detail"]
+
+
+# ---------------------------------------------------------------- issue #15 (clinical-rules.md section 6)
+ENHERTU = "Enhertu 100 MG Injection"
+RAS_WT = (b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False))
+
+
+def created_codes(card):
+    return [a["resource"]["code"]["coding"][0]["code"] for s in card.get("suggestions", []) for a in s["actions"] if a["type"] == "create"]
+
+
+@pytest.mark.parametrize("results, rule_id, code, tests", [
+    ([b.ihc(P, "1+")], "crc.warning.tdxd-her2-low", "tdxd-her2-low-crc", []),
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "crc.warning.tdxd-her2-low", "tdxd-her2-low-crc", []),  # positive by TRIUMPH, IHC 1+
+    ([b.ihc(P, "2+", 40), b.ish(P, 1.5)], "crc.warning.tdxd-her2-low", "tdxd-her2-low-crc", []),
+    ([b.ihc(P, "1+"), b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-her2-low", "tdxd-her2-low-crc", []),  # low wins
+    ([b.ihc(P, "0"), b.ish(P, 2.5)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", []),
+    ([b.ish(P, 2.3)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", ["18474-7"]),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "crc.warning.tdxd-outside-evidence-tissue", "tdxd-outside-evidence", []),
+    ([b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence", ["18474-7", "49683-6"]),
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20), *RAS_WT], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence", []),
+])
+def test_6_1_tdxd_orders_outside_destiny_crc01_are_warned_with_the_safety_note(client, results, rule_id, code, tests):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, ENHERTU, mid="x")])
+    [w] = warnings(cards)
+    assert rules(w)[0] == rule_id and codes(cards) == [code]
+    assert "common.safety.tdxd-ild" in rules(w) and "myelosuppression" in w["detail"] and "10%" in w["detail"]
+    assert created_codes(w) == tests and delete_targets(w) == ["MedicationRequest/x"]
+
+
+@pytest.mark.parametrize("results", [
+    [b.ihc(P, "3+", 80)],
+    [b.ihc(P, "2+", 60), b.ish(P, 2.5)],
+    [b.ihc(P, "3+", 80), b.erbb2_cn(P, True, 20), *RAS_WT],  # tissue and plasma positive
+])
+def test_6_1_twins_tdxd_in_destiny_crc01_population_stays_silent(client, results):
+    assert warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, ENHERTU, mid="x")])) == []
+
+
+@pytest.mark.parametrize("history, warned", [
+    ((), True),
+    ((b.medication(P, "oxaliplatin", "32592", date="2023-02-01"),), True),
+    ((b.medication(P, "trastuzumab", "224905", status="not-taken", date="2023-02-01", rtype="MedicationStatement"),), True),
+    ((b.medication(P, "trastuzumab", "224905", date="2023-02-01"),), False),  # twin: after a trastuzumab-containing regimen
+    ((b.medication(P, "Herceptin", date="2023-02-01"), b.medication(P, "cisplatin", "2555", date="2023-02-01")), False),
+])
+def test_6_3_gastric_tdxd_without_a_trastuzumab_regimen_is_warned(client, history, warned):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2024-06-01"), *history]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, ENHERTU, mid="x")])
+    got = [w for w in warnings(cards) if "gc.warning.tdxd-without-prior-trastuzumab" in rules(w)]
+    assert bool(got) is warned
+    if warned:
+        assert codes(cards) == ["tdxd-outside-evidence"]
+        assert "common.safety.tdxd-ild" in rules(got[0]) and "myelosuppression" in got[0]["detail"]
+        assert "after failure with a trastuzumab-containing regimen" in got[0]["detail"]
+
+
+@pytest.mark.parametrize("order", [
+    "docetaxel 20 MG/ML Injection", "Taxotere", "S-1", "TS-1 25 mg capsule", "FLOT", "FLOT4", "SOX", "XELOX", "CAPOX",
+    "FOLFOX", "mFOLFOX6", "paclitaxel", "capecitabine", "cisplatin", "oxaliplatin", "5-FU", "fluorouracil", "irinotecan",
+])
+def test_6_4_any_gastric_chemotherapy_prompts_her2_testing(client, order):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.liver_mets(P)], [b.draft_order(P, order, mid="c")])
+    [test] = by_topic(cards, "her2-testing")
+    assert rules(test)[0] == "gc.order-test.her2-test-before-chemotherapy" and test["indicator"] == "warning"
+    assert created_codes(test) == ["18474-7", "49683-6"]
+
+
+@pytest.mark.parametrize("resources, orders", [
+    ([b.gastric(P), b.ihc(P, "0")], [b.draft_order(P, "FLOT", mid="c")]),  # a HER2 result is on file
+    ([b.gastric(P)], [b.draft_order(P, "docetaxel", mid="c"), b.test_order(P, "18474-7", "HER2 IHC")]),  # test ordered
+    ([b.crc(P), b.ihc(P, "0")], [b.draft_order(P, "S-1", mid="c")]),  # colorectal: no gastric prompt
+])
+def test_6_4_twins_no_prompt(client, resources, orders):
+    assert by_topic(run(client, "order-sign", [b.patient(P), *resources], orders), "her2-testing") == []
+
+
+@pytest.mark.parametrize("plasma, tests", [
+    (b.erbb2_cn(P, True, 20, date="2024-05-01"), []),
+    (b.erbb2_cn(P, False, date="2024-05-01"), ["gc.order-test.tissue-retest-before-her2-therapy"]),
+    (None, ["gc.order-test.retest-before-her2-therapy"]),
+])
+def test_6_5_order_hook_asks_no_retest_the_patient_already_had(client, plasma, tests):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2023-01-01"), *([plasma] if plasma else []),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2023-02-01")]
+    cards = run(client, "order-sign", resources, [b.draft_order(P, ENHERTU, mid="x")])
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
+    assert warnings(cards) == []  # T-DXd after trastuzumab, HER2-positive: no warning
+
+
+@pytest.mark.parametrize("orders, history, warned", [
+    ([b.draft_order(P, "Herceptin", mid="t")], (), True),
+    ([b.draft_order(P, "trastuzumab", "224905", mid="t")], (b.medication(P, "pertuzumab", "1298944", status="completed"),), True),
+    ([b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, "Perjeta", mid="p")], (), False),
+    ([b.draft_order(P, "Phesgo", mid="ph")], (), False),
+    ([b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, "Tukysa", mid="tu")], (), False),
+    ([b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, "lapatinib", "480167", mid="l")], (), False),
+    ([b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, "pyrotinib", mid="py")], (), False),
+    ([b.draft_order(P, "Herceptin", mid="t")], (b.medication(P, "pertuzumab", "1298944", status="active"),), False),
+    ([b.draft_order(P, ENHERTU, mid="x")], (), False),  # T-DXd is an antibody-drug conjugate, not trastuzumab alone
+])
+def test_6_9_single_agent_trastuzumab_in_crc(client, orders, history, warned):
+    cards = run(client, "order-sign", crc_positive(history=(FOLFOX, *history)), orders)
+    got = [w for w in warnings(cards) if w["extension"]["her2cds"]["warning"] == "trastuzumab-single-agent-crc"]
+    assert bool(got) is warned
+    if warned:
+        assert rules(got[0]) == ["crc.warning.single-agent-trastuzumab"]
+        assert "no preclinical signal for HER2 targeting with single-agent trastuzumab" in got[0]["detail"]
+
+
+def test_6_9_single_agent_trastuzumab_in_gastric_cancer_is_not_this_warning(client):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+")]
+    assert "trastuzumab-single-agent-crc" not in codes(run(client, "order-sign", resources, [b.draft_order(P, "Herceptin", mid="t")]))
+
+
+def test_6_10_warning_names_the_drug_not_the_record(client):
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "cetuximab 2 MG/ML Injectable Solution", "1657589", mid="cx")])
+    [w] = warnings(cards)
+    assert "Order(s): cetuximab 2 MG/ML Injectable Solution" in w["detail"] and "MedicationRequest/" not in w["detail"]
+    assert [s["label"] for s in w["suggestions"]] == ["Remove the draft order: cetuximab 2 MG/ML Injectable Solution"]
+    assert "(tissue; HERACLES, TRIUMPH tissue, harmonized 10% criterion)" in w["detail"]
+
+
+@pytest.mark.parametrize("condition, shown, hidden", [
+    (b.crc, "HER2-targeted therapy in colorectal cancer was tested", "In gastric cancer, ToGA"),
+    (b.gastric, "In gastric cancer, ToGA", "HER2-targeted therapy in colorectal cancer was tested"),
+])
+def test_6_10_generic_warning_cites_the_evidence_of_its_tumour_type_and_names_the_status(client, condition, shown, hidden):
+    cards = run(client, "order-sign", [b.patient(P), condition(P)], [b.draft_order(P, "Kadcyla", mid="k")])
+    w = of_code(cards, "her2-drug-without-positive")
+    assert shown in w["detail"] and hidden not in w["detail"]
+    assert "is **not tested** (no positive criterion met)" in w["detail"]
+
+
+@pytest.mark.parametrize("orders", [
+    [b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, ENHERTU, mid="x")],
+    [b.draft_order(P, ENHERTU, mid="x"), b.draft_order(P, "Perjeta", mid="p")],
+])
+def test_6_8_a_warning_grouping_several_orders_keeps_the_safety_note_of_each(client, orders):
+    resources = crc_positive() + [b.variant(P, "KRAS", "p.G12D", origin="tissue")]
+    w = of_code(run(client, "order-sign", resources, orders), "ras-mutant-dual-blockade")
+    assert sorted(delete_targets(w)) == ["MedicationRequest/p", "MedicationRequest/x"]
+    assert rules(w).count("common.safety.tdxd-ild") == 1 and w["detail"].count("myelosuppression") == 1
+
+
+def test_6_8_safety_notes_keep_to_their_tumour_type(client):
+    # one order naming pembrolizumab and trastuzumab in CRC: the single-agent warning, without KEYNOTE-811's note
+    cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "pembrolizumab and trastuzumab", mid="pt")])
+    w = of_code(cards, "trastuzumab-single-agent-crc")
+    assert "gc.safety.pembrolizumab-immune" not in rules(w) and "pneumonitis" not in w["detail"]

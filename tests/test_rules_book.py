@@ -104,10 +104,15 @@ def _rule(data, name, key, rule_id):
      "testing: common.settling-test.equivocal names unknown test nope"),
     (lambda d: _rule(d, "therapies", "caveats", "gc.therapy-note.confirm-her2-first").update(therapies=["gc.therapy.nope"]),
      "therapies: gc.therapy-note.confirm-her2-first names unknown therapy gc.therapy.nope"),
-    (lambda d: _rule(d, "therapies", "caveats", "crc.therapy-note.ras-mutant").update(note="crc.status.positive"),
+    (lambda d: _rule(d, "therapies", "caveats", "crc.therapy-note.ras-mutant").update(notes=["crc.status.positive"]),
      "therapies: crc.therapy-note.ras-mutant names unknown evidence note crc.status.positive"),
-    (lambda d: _rule(d, "therapies", "therapies", "gc.therapy.trastuzumab-deruxtecan").update(safety="common.safety.nope"),
-     "therapies: gc.therapy.trastuzumab-deruxtecan names unknown safety statement common.safety.nope"),
+    (lambda d: _rule(d, "therapies", "safety", "common.safety.tdxd-ild").update(drugs=["trastuzumab deruxtecan", "nope"]),
+     "therapies: common.safety.tdxd-ild names unknown drug nope"),
+    (lambda d: _rule(d, "warnings", "warnings", "common.warning.her2-drug-without-positive")["evidence"][0].update(
+        when={"nope_fact": {"eq": 1}}),
+     "warnings: common.warning.her2-drug-without-positive: unknown fact 'nope_fact'"),
+    (lambda d: _rule(d, "trials", "exclusions", "crc.trial-exclusion.nct05350917-population").update(trials=["crc.trial.nope"]),
+     "trials: crc.trial-exclusion.nct05350917-population names unknown trial crc.trial.nope"),
     (lambda d: _rule(d, "crc-criteria", "criteria", "crc.criterion.triumph-tissue")["arms"][2]["all"]["ish_ratio"].update(
         ge={"threshold": "common.threshold.nope"}),
      "crc-criteria: crc.criterion.triumph-tissue uses unknown threshold common.threshold.nope"),
@@ -248,16 +253,19 @@ def test_ras_lines_say_what_was_found_for_each_variant(knowledge):
                 variant("NRAS", rc=20),
                 variant("NRAS", origin=None, rc=90)]
     ras = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=variants)), **RAS).facts["ras"]
-    assert ras["lines"] == [
-        "KRAS wild-type (origin unknown, date not recorded, Observation/KRAS)",
-        "NRAS (change not given): codon not given is outside the TRIUMPH list (Observation/n1)",
-        "NRAS p.G19D: codon 19 is outside the TRIUMPH list (Observation/NRAS)",
-        "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (Observation/NRAS)",
-        "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (Observation/NRAS)",
-        "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (Observation/NRAS)"]
-    assert ras["mutant"] == ["NRAS p.G61D in tissue (2024-04-01, Observation/NRAS)"]
+    assert ras["lines"] == [  # results are named by their date, never by a record id (decision 6.10)
+        "KRAS wild-type (origin unknown, date not recorded)",
+        "NRAS (change not given): codon not given is outside the TRIUMPH list (2024-04-01)",
+        "NRAS p.G19D: codon 19 is outside the TRIUMPH list (2024-04-01)",
+        "NRAS p.G12D in plasma: relative clonality cannot be computed (no allele fractions) (2024-04-01)",
+        "NRAS p.G12D in plasma, relative clonality 20% (≤ 30%: counts as wild-type for TRIUMPH) (2024-04-01)",
+        "NRAS p.G12D: specimen (tissue or plasma) cannot be told; not used (2024-04-01)"]
+    assert ras["mutant"] == ["NRAS p.G61D in tissue on 2024-04-01"]
+    assert ras["headline"] == ["NRAS p.G61D, tissue"]
     plasma = FUNCTIONS["ras_status"](_evaluation(knowledge, Facts(variants=[variant("KRAS", rc=31.4)])), **RAS).facts["ras"]
-    assert plasma["mutant"] == ["KRAS p.G12D in plasma, relative clonality 31% (> 30%) (2024-04-01, Observation/KRAS)"]
+    assert plasma["mutant"] == ["KRAS p.G12D in plasma on 2024-04-01, relative clonality 31% (> 30%)"]
+    assert plasma["headline"] == ["KRAS p.G12D, plasma, clonality 31%"]
+    assert not any("Observation/" in line for line in ras["lines"] + ras["mutant"] + plasma["mutant"])
 
 
 def test_a_mutant_stays_mutant_whatever_follows(knowledge):
@@ -347,7 +355,7 @@ def test_wild_type_then_mutant_of_one_gene(knowledge):
     facts = Facts(variants=[variant("KRAS", present=False), variant("KRAS", origin="tissue"), variant("NRAS", present=False)])
     derived = FUNCTIONS["ras_status"](_evaluation(knowledge, facts), **RAS)
     assert derived.result == NOT_MET
-    assert derived.facts["ras"]["lines"][0] == "KRAS wild-type (plasma, 2024-04-01, Observation/KRAS)"
+    assert derived.facts["ras"]["lines"][0] == "KRAS wild-type (plasma, 2024-04-01)"
 
 
 def test_result_recency_reads_every_kind_and_a_same_day_start_is_not_stale(knowledge):
@@ -358,3 +366,81 @@ def test_result_recency_reads_every_kind_and_a_same_day_start_is_not_stale(knowl
     derived = FUNCTIONS["result_recency"](_evaluation(knowledge, facts), stale_after_drug_class="her2-directed",
                                           stale_result_kinds=["ihc"])
     assert derived.lines == ["2 ApCN results on file; the most recent (2022-05-02) is used."]
+
+
+# ---------------------------------------------------------------- issue #15 rule functions on plain facts
+
+def _plasma(when, amplified=True, history=()):
+    facts = Facts(history=list(history))
+    facts.add(Result("ngs_plasma", "Observation/p", when, {"amplified": amplified}, origin="plasma"))
+    return facts
+
+
+AFTER = {"drugs": ["trastuzumab"], "result_kind": "ngs_plasma"}
+
+
+@pytest.mark.parametrize("facts, result, retest", [
+    (_plasma(datetime(2024, 5, 1), True, [_use({"trastuzumab"}, datetime(2023, 2, 1))]), MET,
+     {"date": "2024-05-01", "drug_last": "2023-02-01", "amplified": True}),
+    (_plasma(datetime(2024, 5, 1), False, [_use({"trastuzumab"}, datetime(2023, 2, 1)), _use({"trastuzumab"}, datetime(2023, 9, 1))]),
+     MET, {"date": "2024-05-01", "drug_last": "2023-09-01", "amplified": False}),  # the last course counts
+    (_plasma(datetime(2023, 2, 1), True, [_use({"trastuzumab"}, datetime(2023, 2, 1))]), NOT_MET, None),  # same day
+    (_plasma(datetime(2023, 1, 1), True, [_use({"trastuzumab"}, datetime(2023, 2, 1))]), NOT_MET, None),
+    (_plasma(datetime(2024, 5, 1), True, [_use({"pertuzumab"}, datetime(2023, 2, 1))]), NOT_MET, None),  # not the drug
+    (_plasma(datetime(2024, 5, 1), True, [_use({"trastuzumab"}, None)]), UNKNOWN, None),  # no start date
+    (_plasma(None, True, [_use({"trastuzumab"}, datetime(2023, 2, 1))]), UNKNOWN, None),  # undated result
+    (Facts(history=[_use({"trastuzumab"}, datetime(2023, 2, 1))]), NOT_MET, None),  # no plasma result
+])
+def test_result_after_drug(knowledge, facts, result, retest):
+    derived = FUNCTIONS["result_after_drug"](_evaluation(knowledge, facts, "gastric"), **AFTER)
+    assert derived.result == result and derived.facts.get("retest") == retest
+
+
+CALLS = {"kinds": ["ihc", "ish", "ngs_tissue", "ngs_plasma"], "ihc_calls": {"0": "negative", "1+": "negative", "2+": "equivocal",
+         "3+": "positive"}, "ish_ratio_amplified": 2.0}
+
+
+def _results(*items):
+    facts = Facts()
+    for kind, day, values in items:
+        facts.add(Result(kind, f"Observation/{kind}{day}", datetime(2024, 1, day) if day else None, values))
+    return facts
+
+
+@pytest.mark.parametrize("facts, lines", [
+    (_results(("ihc", 1, {"score": "3+"}), ("ihc", 2, {"score": "1+"})),
+     ["Discordant IHC results: IHC 3+ (2024-01-01) disagrees with the most recent, IHC 1+ (2024-01-02), which sets the status."]),
+    (_results(("ihc", 1, {"score": "0"}), ("ihc", 2, {"score": "1+"})), []),
+    (_results(("ihc", 1, {"score": "3+"}), ("ihc", 2, {"score": "indeterminate"})), []),  # no call for the latest
+    (_results(("ihc", 1, {"score": "indeterminate"}), ("ihc", 2, {"score": "1+"})), []),  # nor for the earlier one
+    (_results(("ihc", 1, {"score": "3+"}), ("ihc", 2, {"score": "2+"}), ("ihc", 3, {"score": "2+"})),
+     ["Discordant IHC results: IHC 3+ (2024-01-01) disagrees with the most recent, IHC 2+ (2024-01-03), which sets the status."]),
+    (_results(("ish", 1, {"ratio": 2.0}), ("ish", 2, {"ratio": 1.99})),
+     ["Discordant ISH results: ISH ratio 2 (2024-01-01) disagrees with the most recent, ISH ratio 1.99 (2024-01-02), "
+      "which sets the status."]),
+    (_results(("ish", 1, {"ratio": 2.0}), ("ish", 2, {"ratio": 2.5})), []),
+    (_results(("ish", 1, {"copies_per_cell": 7}), ("ish", 2, {"ratio": 1.5})), []),  # a copies-only ISH has no call
+    (_results(("ngs_plasma", 1, {"amplified": False}), ("ngs_plasma", 2, {"amplified": True})),
+     ["Discordant plasma NGS results: plasma NGS: no ERBB2 amplification (2024-01-01) disagrees with the most recent, "
+      "plasma NGS: ERBB2 amplified (2024-01-02), which sets the status."]),
+    (_results(("ngs_tissue", 1, {"amplified": None, "copy_number": 9}), ("ngs_tissue", 2, {"amplified": True})), []),
+    (_results(("ihc", 1, {"score": "3+"})), []),
+    (_results(("apcn", 1, {"value": 30}), ("apcn", 2, {"value": 10})), []),  # kinds not listed are not compared
+])
+def test_discordant_results(knowledge, facts, lines):
+    derived = FUNCTIONS["discordant_results"](_evaluation(knowledge, facts), **CALLS)
+    assert derived.lines == lines and derived.result == (MET if lines else NOT_MET) and derived.shown is bool(lines)
+
+
+def test_discordance_params_in_the_knowledge_are_the_seed_calls(knowledge):
+    # TRIUMPH Table 1: "Positive IHC (3+)", "Equivocal IHC (2+)", "Negative IHC (1+)", "Negative IHC (0+)"; ISH ratio >= 2
+    params = knowledge.rules.rules["common.contradiction.discordant-over-time"]["params"]
+    assert params == CALLS
+
+
+def test_safety_statements_by_drug_and_tumour_scope(knowledge):
+    book = knowledge.rules
+    assert [s["id"] for s in book.safety_for(["pembrolizumab", "trastuzumab"], "gastric")] == ["gc.safety.pembrolizumab-immune"]
+    assert book.safety_for(["pembrolizumab"], "colorectal") == []  # KEYNOTE-811 is a gastric trial
+    assert [s["id"] for s in book.safety_for(["trastuzumab deruxtecan"], "colorectal")] == ["common.safety.tdxd-ild"]
+    assert book.safety_for(["trastuzumab"], "gastric") == []

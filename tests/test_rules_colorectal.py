@@ -1,4 +1,4 @@
-"""Colorectal rules, table-driven, with every threshold edge (clinical-rules.md section 2 and 5)."""
+"""Colorectal rules, table-driven, with every threshold edge (the colorectal review; docs/clinical-decisions.md section 5)."""
 from __future__ import annotations
 
 import pytest
@@ -43,7 +43,7 @@ def test_triumph_without_heracles_is_said(client):
     ext = status_ext(cards)
     assert ext["status"] == "positive" and ext["basis"] == ["tissue"]
     assert "TRIUMPH-tissue" in ext["criteriaMet"] and "HERACLES" in ext["criteriaNotMet"]
-    assert "TRIUMPH-tissue: **met** — ISH HER2/CEP17 ratio ≥ 2.0" in cards[0]["detail"]
+    assert "TRIUMPH tissue: **met** — ISH HER2/CEP17 ratio ≥ 2.0" in cards[0]["detail"]  # the criterion's name
     assert "HERACLES: not met" in cards[0]["detail"]
 
 
@@ -68,8 +68,8 @@ def test_ihc_3plus_cell_fraction_edges(client, percent, specimen, heracles, triu
     assert ext["status"] == status
     if triumph == "unknown" and specimen is None:
         assert "TRIUMPH counts IHC 3+ in any % of cells on a biopsy but > 10% on a surgical specimen" in cards[0]["detail"]
-    if status == "indeterminate":
-        assert [c for c in by_topic(cards, "her2-testing") if "reflex ISH" in c["summary"]]
+    if status == "indeterminate":  # decision 6.10: the reflex-ISH card names IHC 3+, not "IHC 2+"
+        assert [c["summary"] for c in by_topic(cards, "her2-testing")] == ["IHC 3+ below the cell-fraction threshold: order ISH"]
 
 
 def _plasma(*variants, amplified=True):
@@ -180,7 +180,7 @@ def test_tissue_negative_plasma_positive_is_stated(client):
     cards = run(client, b.ihc(P, "0"), b.ish(P, 1.1), *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)))
     ext = status_ext(cards)
     assert ext["status"] == "positive" and ext["basis"] == ["plasma"] and ext["criteriaMet"] == ["TRIUMPH-blood"]
-    assert "Tissue results do not meet a tissue criterion, but plasma shows ERBB2 amplification (TRIUMPH-blood met)." in cards[0]["detail"]
+    assert "Tissue results do not meet a tissue criterion, but plasma shows ERBB2 amplification (TRIUMPH blood met)." in cards[0]["detail"]
     assert [c["extension"]["her2cds"]["regimen"] for c in by_topic(cards, "her2-therapy")] == [["pertuzumab", "trastuzumab"]]
 
 
@@ -217,12 +217,12 @@ def test_trial_with_unknown_cell_fraction_is_listed_as_unassessable(client):
     assert "NCT04380012" in trials["detail"].split("Could not be assessed")[1]
 
 
-def test_first_line_names_mountaineer_03(client):
+def test_first_line_names_mountaineer_03_once(client):
     cards = run(client, b.ihc(P, "3+", 80))
-    for card in by_topic(cards, "her2-therapy"):
-        assert "MOUNTAINEER-03" in card["detail"]
+    assert "crc.note.first-line-mountaineer-03" in status_rules(cards)
+    assert [c for c in cards if "MOUNTAINEER-03 (tucatinib" in c["detail"]] == [cards[0]]  # once per response (decision 6.10)
     tdxd = next(c for c in by_topic(cards, "her2-therapy") if c["extension"]["her2cds"]["regimen"] == ["trastuzumab deruxtecan"])
-    assert "Interstitial lung disease developed in 10%" in tdxd["detail"]
+    assert "interstitial lung disease developed in 10%" in tdxd["detail"] and "myelosuppression" in tdxd["detail"]
 
 
 def test_plasma_only_positive_offers_only_the_plasma_backed_regimen(client):
@@ -315,7 +315,7 @@ def test_heracles_fish_cell_fraction_edge(client, amplified_pct, heracles):
     (lambda: [b.ihc(P, "1+")], "crc.status.low"),
     (lambda: [b.ihc(P, "3+", 9, specimen=None)], "crc.status.ihc3-unassessable"),
     (lambda: [b.ihc(P, "0")], "crc.status.negative"),
-    (lambda: [b.ish(P, 1.2)], "crc.status.negative"),
+    (lambda: [b.ish(P, 1.2)], "crc.status.ish-without-ihc"),  # decision 6.2: never negative without IHC
     (lambda: [b.erbb2_cn(P, True, 12)], "crc.status.no-tissue-result"),
     (lambda: [b.local_value(P, "erbb2-cn-qpcr", 12, origin="tissue")], "crc.status.no-tissue-result"),
     (lambda: [b.local_value(P, "ctdna-fraction", 5, unit="mg")], "crc.status.no-tissue-result"),
@@ -436,15 +436,15 @@ def test_therapy_rules_and_their_caveats(client):
         assert "crc.therapy-note.ras-mutant" in by_regimen[regimen]
     tdxd = by_regimen[("trastuzumab deruxtecan",)]
     assert "crc.therapy-note.ras-mutant" not in tdxd
-    assert {"crc.therapy-note.tdxd-ras-pik3ca", "common.safety.tdxd-ild", "crc.therapy-note.first-line-trial"} <= set(tdxd)
+    assert {"crc.therapy-note.tdxd-ras-pik3ca", "common.safety.tdxd-ild"} <= set(tdxd)
     assert "crc.therapy-note.weak-evidence" in by_regimen[("pertuzumab", "trastuzumab emtansine")]
     assert all("crc.therapy-note.weak-evidence" not in ids for regimen, ids in by_regimen.items()
                if regimen != ("pertuzumab", "trastuzumab emtansine"))
 
 
-def test_later_line_therapy_cards_carry_no_first_line_caveat(client):
+def test_later_line_gets_no_first_line_note(client):
     cards = run(client, b.ihc(P, "3+", 80), history=[b.medication(P, "FOLFOX")])
-    assert not any("crc.therapy-note.first-line-trial" in rules(c) for c in by_topic(cards, "her2-therapy"))
+    assert "crc.note.first-line-mountaineer-03" not in status_rules(cards) and by_topic(cards, "her2-therapy")
 
 
 def test_plasma_only_positive_names_the_therapies_not_shown(client):
@@ -477,7 +477,7 @@ def test_nct04380012_cell_fraction_and_ratio(client, results, listed):
 
 
 def test_trial_card_names_the_offer_rule_each_trial_and_its_notes(client):
-    cards = run(client, b.ihc(P, "3+", 80), history=[b.medication(P, "FOLFOX")])
+    cards = run(client, b.ihc(P, "3+", 80))
     ids = rules(by_topic(cards, "her2-trials")[0])
     assert ids[0] == "common.trial-offer.source-status"
     assert {"crc.trial.nct05253651", "common.trial.nct03929666", "common.trial-note.first-line",
@@ -580,3 +580,190 @@ def test_registry_statuses_decide_what_is_offered_and_closed_trials_are_named(mi
     assert "NCT04460456" not in card["detail"]  # closed in the source and in the registry
     assert ("HER2 criterion: IHC 3+ or IHC 2+ and ISH with HER2/CEP17 ratio ≥ 2.0 — met by IHC 3+. "
             "Status: registry status on") in card["detail"]
+
+
+# ---------------------------------------------------------------- issue #15 (clinical-rules.md section 6)
+# Seed figures written here: DESTINY-CRC01's HER2-positive population is IHC 3+ or IHC 2+ with ISH >= 2.0
+# (HER2-low "IHC 2+ and FISH-negative or IHC 1+", no objective response); HERACLES enrolled "IHC3+ or
+# IHC2+ with a HER2/CEP17 ratio >= 2 by FISH"; TRIUMPH tissue: "IHC3+ or FISH-positive (ratio >= 2.0)".
+
+def regimens(cards):
+    return [c["extension"]["her2cds"]["regimen"] for c in by_topic(cards, "her2-therapy")]
+
+
+TDXD = ["trastuzumab deruxtecan"]
+
+
+@pytest.mark.parametrize("results, status, tdxd_card, gap, heracles_note", [
+    ([b.ihc(P, "3+", 80)], "positive", True, False, False),
+    ([b.ihc(P, "3+", 80), b.ish(P, 1.2)], "positive", True, False, False),  # IHC 3+ alone is in the population
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.0)], "positive", True, False, False),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.99)], "low", False, False, False),  # HER2-low: the low note says why
+    ([b.ihc(P, "1+"), b.ish(P, 2.0)], "positive", False, True, True),  # positive by TRIUMPH tissue, HER2-low by IHC
+    ([b.ihc(P, "1+"), b.ish(P, 3.5)], "positive", False, True, True),
+    ([b.ihc(P, "0"), b.ish(P, 2.0)], "positive", False, True, True),
+    ([b.ish(P, 2.3)], "positive", False, True, True),  # no IHC: the population cannot be told
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "positive", False, True, True),
+])
+def test_6_1_tdxd_card_needs_destiny_crc01_population(client, results, status, tdxd_card, gap, heracles_note):
+    cards = run(client, *results)
+    ids = status_rules(cards)
+    assert status_ext(cards)["status"] == status
+    assert (TDXD in regimens(cards)) is tdxd_card
+    assert ("crc.therapy-gap.tdxd-outside-responders" in ids) is gap
+    lapatinib = [rules(c) for c in by_topic(cards, "her2-therapy") if rules(c)[0] == "crc.therapy.trastuzumab-lapatinib"]
+    assert any("crc.therapy-note.outside-heracles-population" in r for r in lapatinib) is heracles_note
+    if status == "positive":  # the other tissue regimens stay (TRIUMPH enrolled FISH-positive patients)
+        assert ["pertuzumab", "trastuzumab"] in regimens(cards)
+
+
+@pytest.mark.parametrize("results, reason", [
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "the IHC is 1+ (ISH ratio 2.3): DESTINY-CRC01 calls IHC 1+ HER2-low, with no objective response"),
+    ([b.ihc(P, "0"), b.ish(P, 2.5)], "the IHC is 0 (ISH ratio 2.5): the source reports no T-DXd result for IHC 0"),
+    ([b.ish(P, 2.3)], "no HER2 IHC result is on file (ISH ratio 2.3)"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.3)], "the IHC could not be scored (ISH ratio 2.3)"),
+])
+def test_6_1_the_card_set_says_why_tdxd_is_not_shown(client, results, reason):
+    detail = run(client, *results)[0]["detail"]
+    shown = detail.split("**Therapy cards not shown**")[1]
+    assert f"- Trastuzumab deruxtecan (T-DXd): not shown, as {reason}" in shown
+    assert "The HER2 status stays positive by TRIUMPH tissue." in shown
+
+
+@pytest.mark.parametrize("results, status_rule_id, tests", [
+    ([b.ish(P, 1.2)], "crc.status.ish-without-ihc", ["crc.test.ihc-after-ish"]),
+    ([b.ish(P, 1.99)], "crc.status.ish-without-ihc", ["crc.test.ihc-after-ish"]),
+    ([b.ish(P, 2.0)], "crc.status.positive", ["crc.test.ihc-after-ish"]),  # positive stays; IHC still asked (T-DXd)
+    ([b.ihc(P, "0"), b.ish(P, 1.2)], "crc.status.negative", []),  # twin: with IHC, negative is negative
+    ([b.ihc(P, "3+", 80), b.ish(P, 1.2)], "crc.status.positive", []),
+])
+def test_6_2_ish_without_ihc_is_never_negative(client, results, status_rule_id, tests):
+    cards = run(client, *results)
+    assert status_rule(cards) == status_rule_id
+    testing = by_topic(cards, "her2-testing")
+    assert [rules(c)[0] for c in testing] == tests
+    if tests:
+        assert [a["resource"]["code"]["coding"][0]["code"] for s in testing[0]["suggestions"] for a in s["actions"]] == ["18474-7"]
+
+
+@pytest.mark.parametrize("results, trial_in, excluded", [
+    ([b.ihc(P, "3+", 80)], True, False),  # first line: MOUNTAINEER-03 (first-line trial) offered
+    ([b.ihc(P, "3+", 80), b.medication(P, "FOLFOX", date="2023-01-10")], False, True),
+    ([b.ihc(P, "3+", 80), b.medication(P, "cetuximab", "318341", date="2023-01-10")], False, True),
+])
+def test_6_6_first_line_trial_not_offered_after_systemic_therapy(client, results, trial_in, excluded):
+    [card] = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT05253651" in card["extension"]["her2cds"]["trials"]) is trial_in
+    assert ("common.trial-exclusion.first-line-after-systemic-therapy" in rules(card)) is excluded
+    not_offered = card["detail"].split("**Not offered**")[1] if excluded else ""
+    assert ("- NCT05253651 MOUNTAINEER-03: a first-line trial, and systemic therapy for the advanced disease is on file"
+            in not_offered) is excluded
+
+
+@pytest.mark.parametrize("results, offered", [
+    ([b.ihc(P, "1+")], False),  # HER2-low without an ERBB2 mutation: outside "HER2-positive or Mutated"
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.4)], False),
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], True),  # HER2-positive by TRIUMPH tissue
+    ([b.ihc(P, "2+", 40)], True),  # equivocal: not visibly outside
+    ([b.ihc(P, "1+"), b.variant(P, "ERBB2", "p.Ser310Phe", origin="tissue")], True),  # an ERBB2 mutation result is on file
+])
+def test_6_6_trial_population_her2_positive_or_mutated(client, results, offered):
+    [card] = by_topic(run(client, *results), "her2-trials")
+    assert ("NCT05350917" in card["extension"]["her2cds"]["trials"]) is offered
+    assert ("crc.trial-exclusion.nct05350917-population" in rules(card)) is (not offered)
+    if not offered:
+        reason = "NCT05350917 Tislelizumab + disitamab vedotin + pyrotinib: its population is HER2-positive or ERBB2-mutated"
+        assert reason in card["detail"]
+
+
+@pytest.mark.parametrize("results, discordant, status", [
+    ([b.ihc(P, "3+", 90, date="2022-01-01"), b.ihc(P, "1+", date="2024-06-01")], True, "low"),  # most recent sets the status
+    ([b.ihc(P, "1+", date="2022-01-01"), b.ihc(P, "3+", 90, date="2024-06-01")], True, "positive"),
+    ([b.ihc(P, "2+", 40, date="2022-01-01"), b.ihc(P, "3+", 90, date="2024-06-01")], True, "positive"),
+    ([b.ihc(P, "0", date="2022-01-01"), b.ihc(P, "1+", date="2024-06-01")], False, "low"),  # both negative IHC (TRIUMPH)
+    ([b.ihc(P, "3+", 60, date="2022-01-01"), b.ihc(P, "3+", 90, date="2024-06-01")], False, "positive"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5, date="2022-01-01"), b.ish(P, 1.99, date="2024-06-01")], True, "low"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5, date="2022-01-01"), b.ish(P, 2.0, date="2024-06-01")], False, "positive"),
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20, date="2022-01-01"), b.erbb2_cn(P, False, date="2024-06-01")], True, "negative"),
+])
+def test_6_7_discordance_over_time_is_in_the_headline(client, results, discordant, status):
+    cards = run(client, *results)
+    ids = status_rules(cards)
+    assert status_ext(cards)["status"] == status
+    assert ("common.contradiction.discordant-over-time" in ids) is discordant
+    assert ("common.headline.discordant" in ids) is discordant
+    assert (", discordant" in cards[0]["summary"]) is discordant
+
+
+def test_6_7_discordant_detail_names_both_results_with_dates(client):
+    cards = run(client, b.ihc(P, "3+", 90, date="2022-01-01"), b.ihc(P, "1+", date="2024-06-01"))
+    assert cards[0]["summary"].startswith("HER2-low (colorectal), discordant: IHC 1+")
+    assert ("- Discordant IHC results: IHC 3+ (2022-01-01) disagrees with the most recent, IHC 1+ (2024-06-01), "
+            "which sets the status.") in cards[0]["detail"]
+
+
+@pytest.mark.parametrize("results, discordant", [
+    ([b.ihc(P, "0"), *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False))], True),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, False)], True),
+    ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 20)], False),  # twin: concordant
+    ([b.ihc(P, "0"), b.erbb2_cn(P, False)], False),
+])
+def test_6_7_tissue_and_plasma_disagreeing_is_in_the_headline(client, results, discordant):
+    cards = run(client, *results)
+    assert ("common.headline.discordant" in status_rules(cards)) is discordant
+
+
+def test_6_8_tdxd_card_carries_ild_and_myelosuppression(client):
+    cards = run(client, b.ihc(P, "3+", 80))
+    by_regimen = {tuple(c["extension"]["her2cds"]["regimen"]): c for c in by_topic(cards, "her2-therapy")}
+    tdxd = by_regimen[("trastuzumab deruxtecan",)]
+    assert "common.safety.tdxd-ild" in rules(tdxd)
+    safety = tdxd["detail"].split("**Safety**")[1]
+    assert "Interstitial lung disease and myelosuppression" in safety and "developed in 10%" in safety
+    assert all("common.safety.tdxd-ild" not in rules(c) for r, c in by_regimen.items() if r != ("trastuzumab deruxtecan",))
+
+
+@pytest.mark.parametrize("results, headline", [
+    ([b.ihc(P, "3+", 80), b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False)],
+     "HER2-positive (colorectal), RAS-mutant (KRAS p.G12D, plasma, clonality 31%): "),
+    ([b.ihc(P, "3+", 80), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", "p.Q61K", origin="tissue")],
+     "HER2-positive (colorectal), RAS-mutant (NRAS p.Q61K, tissue): "),
+    ([b.ihc(P, "3+", 80), b.variant(P, "KRAS", "p.G12D", rc=30), b.variant(P, "NRAS", present=False)],
+     "HER2-positive (colorectal): "),  # twin: relative clonality 30% counts as wild-type
+    ([*_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False))], "HER2-positive (colorectal), plasma only: "),
+])
+def test_6_10_headline_names_ras_mutation_and_plasma_only_basis(client, results, headline):
+    assert run(client, *results)[0]["summary"].startswith(headline)
+
+
+def test_6_10_card_text_names_criteria_and_results_without_record_ids(client):
+    cards = run(client, b.ihc(P, "3+", 80, oid="ihc-1"), b.variant(P, "KRAS", present=False, oid="k-1"),
+                b.variant(P, "NRAS", present=False, oid="n-1"))
+    text = "\n".join(c["summary"] + c["detail"] for c in cards)
+    assert "harmonized 10% criterion: **met**" in cards[0]["detail"]
+    assert "- IHC 3+ in 80% of tumour cells, biopsy specimen — 2024-03-01" in cards[0]["detail"]
+    assert [s for s in ("Observation/", "harmonized-10pct", "TRIUMPH-tissue", "TRIUMPH-blood", "HER2 criterion: -") if s in text] == []
+    trials = by_topic(cards, "her2-trials")[0]["detail"]
+    assert "**NCT04278144** BDC-1001 ± nivolumab (phase I/II): BDC-1001 ± nivolumab. HER2 criterion: not given in the source" in trials
+
+
+@pytest.mark.parametrize("results, named", [
+    ([b.ihc(P, "0"), b.variant(P, "KRAS", "p.G12D", origin="tissue")], False),  # HER2-negative: RAS decides nothing here
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", "p.G12D", rc=31)], True),  # it makes the blood criterion fail
+])
+def test_6_10_ras_headline_only_where_ras_decides_something(client, results, named):
+    assert ("crc.headline.ras-mutant" in status_rules(run(client, *results))) is named
+
+
+@pytest.mark.parametrize("ras, heracles_in_caveat", [
+    ([b.variant(P, "KRAS", "p.G12D", rc=31), b.variant(P, "NRAS", present=False)], True),  # plasma, high clonality
+    ([b.variant(P, "KRAS", "p.G12D", origin="tissue"), b.variant(P, "NRAS", present=False, origin="tissue")], False),
+])
+def test_6_10_ras_caveat_quotes_each_note_that_holds_and_the_status_card_states_it_once(client, ras, heracles_in_caveat):
+    cards = run(client, b.ihc(P, "3+", 80), *ras)
+    heracles = "the three patients with high-clonality plasma RAS mutations showed no tumour response"
+    assert cards[0]["detail"].count(heracles) == (1 if heracles_in_caveat else 0)
+    lapatinib = next(c for c in by_topic(cards, "her2-therapy") if rules(c)[0] == "crc.therapy.trastuzumab-lapatinib")
+    caveat = lapatinib["detail"].split("**For this patient**")[1]
+    assert "1 of 13 (8%) in MyPathway" in caveat and (heracles in caveat) is heracles_in_caveat
+    assert ("crc.note.ras-high-clonality-heracles" in rules(lapatinib)) is heracles_in_caveat

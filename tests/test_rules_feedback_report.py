@@ -69,7 +69,7 @@ def _check(rows, version):
 def test_feedback_report_counts_per_rule(tmp_path, monkeypatch, capsys):
     url = f"sqlite:///{tmp_path}/records.sqlite3"
     app = _scenario(url)
-    version = app.extensions["her2cds"]["engine"].knowledge.version
+    version = app.extensions["her2cds"]["engine"].knowledge.version_label  # <date>+<hash>, as on the cards
     monkeypatch.setenv("DATABASE_URL", url)
     assert main(["feedback", "report", "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -117,9 +117,51 @@ def test_cards_issued_before_the_migration_are_reported_apart(tmp_path):
 def test_feedback_report_on_postgresql(postgres_url):
     app = _scenario(postgres_url)
     tallies, _ = tally(app.extensions["her2cds"]["store"])
-    _check([t.as_json() for t in tallies], app.extensions["her2cds"]["engine"].knowledge.version)
+    _check([t.as_json() for t in tallies], app.extensions["her2cds"]["engine"].knowledge.version_label)
     config = _alembic(postgres_url)
     command.downgrade(config, "0001")
     command.upgrade(config, "head")
     tallies, without_rules = tally(Store(postgres_url, auto_migrate=False))
     assert tallies == [] and without_rules > 0  # the rule ids went with the column
+
+
+def test_override_reason_the_card_did_not_offer_counts_as_other(tmp_path, monkeypatch, capsys):
+    """CDS Hooks lets the EHR offer reasons of its own (spec change FHIR-28737): such feedback is
+    taken (200) and stored as sent, and the governance report counts it as `other`, naming the codes,
+    never as one of the card's reasons."""
+    url = f"sqlite:///{tmp_path}/r.sqlite3"
+    app = create_app(Settings.from_env({"DATABASE_URL": url}))
+    client = app.test_client()
+    warnings = []
+    for _ in range(3):
+        _, body = call(client, load_request("crc-ihc3-positive-cetuximab-sign"))
+        warnings += [c for c in body["cards"] if c["source"]["topic"]["code"] == "order-warning"]
+    assert {r["code"] for r in warnings[0]["overrideReasons"]} >= {"trial-protocol"}
+    _feedback(client, "her2-order-sign", warnings[0], "overridden", {"reason": {"system": "urn:other", "code": "made-up"}})
+    _feedback(client, "her2-order-sign", warnings[1], "overridden",  # an offered code in another system
+              {"reason": {"system": "urn:ehr:reasons", "code": "trial-protocol"}})
+    _feedback(client, "her2-order-sign", warnings[2], "overridden",
+              {"reason": {"system": "urn:her2-cds:override-reason", "code": "trial-protocol"}})
+    monkeypatch.setenv("DATABASE_URL", url)
+    assert main(["feedback", "report", "--format", "json"]) == 0
+    row = _row(json.loads(capsys.readouterr().out)["rules"], "crc.warning.anti-egfr-later-line")
+    assert row["overridden"] == 3
+    assert sorted((r["code"], r["count"], tuple(r.get("given", ()))) for r in row["overrideReasons"]) == [
+        ("other", 2, ("urn:ehr:reasons|trial-protocol", "urn:other|made-up")), ("trial-protocol", 1, ())]
+    assert main(["feedback", "report"]) == 0
+    markdown = capsys.readouterr().out
+    assert r"other (`urn:ehr:reasons\|trial-protocol`, `urn:other\|made-up`) × 2; trial-protocol × 1" in markdown
+
+
+def test_knowledge_version_is_shown_as_the_cards_show_it(tmp_path, knowledge):
+    """Audit rows of earlier releases hold the bare content hash; the report shows `<date>+<hash>`
+    (the form of the cards and /healthz) for both kinds of row of the same knowledge."""
+    store = Store(f"sqlite:///{tmp_path}/r.sqlite3")
+    card = {"uuid": "6f1c4a52-6a4e-4a53-9d2e-3e1f7e0f6b11", "source": {"topic": {"code": "her2-status"}},
+            "extension": {"her2cds": {"rules": ["crc.status.positive"]}}}
+    store.record_call("h1", "her2-patient-view", 1.0, "k", knowledge.version, [card])
+    second = card | {"uuid": "7f1c4a52-6a4e-4a53-9d2e-3e1f7e0f6b11"}
+    store.record_call("h2", "her2-patient-view", 1.0, "k", knowledge.version_label, [second])
+    [row] = [t.as_json() for t in tally(store, knowledge)[0]]
+    assert (row["knowledgeVersion"], row["issued"]) == (knowledge.version_label, 2)
+    assert "+" in knowledge.version_label and knowledge.version_label.endswith(knowledge.version)

@@ -1,4 +1,4 @@
-"""Gastric/GEJ rules (clinical-rules.md section 3 and decisions 3, 6, 7, 8, 14)."""
+"""Gastric/GEJ rules (the gastric review; docs/clinical-decisions.md 5.3, 5.6, 5.7, 5.8, 5.14)."""
 from __future__ import annotations
 
 import pytest
@@ -40,9 +40,12 @@ def test_toga_scoring(client, score, ratio, status, toga):
     assert ext[key] == ["ToGA"]
 
 
-def test_ihc_1plus_ish_positive_says_toga_showed_no_benefit(client):
+def test_ihc_1plus_ish_positive_states_toga_as_the_seed_does(client):
     cards = run(client, b.ihc(P, "1+"), b.ish(P, 3.0))
-    assert "ToGA showed no survival benefit from trastuzumab for IHC 0 or 1+ tumours despite FISH positivity" in cards[0]["detail"]
+    # decision 6.10: the OS gain was in high expressers "compared with" IHC 0/1+ FISH-positive patients
+    assert "4.2-month median OS gain with trastuzumab was in high HER2 expressers" in cards[0]["detail"]
+    assert "compared with IHC 0 or 1+ tumours despite FISH positivity" in cards[0]["detail"]
+    assert "no survival benefit" not in cards[0]["detail"]
     assert "9.5% for IHC 1+" in cards[0]["detail"]
     assert regimens(cards) == []
 
@@ -62,7 +65,7 @@ def test_after_trastuzumab_offers_tdxd_with_ild_and_retest(client):
     tdxd = by_topic(cards, "her2-therapy")[0]
     assert "after failure with a trastuzumab-containing regimen" in tdxd["detail"]
     assert "third line or later" in tdxd["detail"]
-    assert "Interstitial lung disease developed in 10%" in tdxd["detail"]
+    assert "interstitial lung disease developed in 10%" in tdxd["detail"] and "myelosuppression" in tdxd["detail"]
     assert "Confirm HER2 first" in tdxd["detail"]
     [test] = by_topic(cards, "her2-testing")
     assert test["summary"].startswith("HER2 result predates trastuzumab")
@@ -237,7 +240,7 @@ def test_gastric_notes(client, results, notes):
 @pytest.mark.parametrize("results, tests", [
     ([b.ihc(P, "2+")], ["gc.test.reflex-ish"]),
     ([], ["gc.test.her2-test"]),
-    ([b.ish(P, 3.0)], ["gc.test.her2-test"]),
+    ([b.ish(P, 3.0)], ["gc.test.ihc-after-ish"]),  # ISH on file: never "no HER2 result"
     ([b.ihc(P, "0")], []),
 ])
 def test_test_suggestion_rules(client, results, tests):
@@ -245,10 +248,9 @@ def test_test_suggestion_rules(client, results, tests):
 
 
 def test_trial_notes_by_line(client):
-    cards = run(client, b.ihc(P, "3+"), history=[b.medication(P, "oxaliplatin", "32592")])
-    trials = by_topic(cards, "her2-trials")[0]
-    assert "common.trial-note.first-line" in rules(trials)
-    assert "first-line trial; prior systemic therapy is on file" in trials["detail"]
+    trials = by_topic(run(client, b.ihc(P, "3+")), "her2-trials")[0]
+    assert "common.trial-note.first-line" in rules(trials) and "NCT03615326" in trials["extension"]["her2cds"]["trials"]
+    assert "; first-line trial." in trials["detail"]
 
 
 def test_no_regimen_applies_is_said(client):
@@ -269,3 +271,91 @@ def test_findings_order_meaning_data_notes_then_unknown_start(client):
 def test_copy_number_cut_offs_are_colorectal_only(client):
     ids = status_rules(run(client, b.ihc(P, "3+"), b.apcn(P, 40)))
     assert not [r for r in ids if ".cutoff." in r]
+
+
+# ---------------------------------------------------------------- issue #15 (clinical-rules.md section 6)
+# Seed: "ctDNA could be used to reassess HER2 status without the need to obtain a post-progression
+# biopsy" (CP-MGAH22-05); KEYNOTE-811 "immune-mediated adverse events, particularly pneumonitis and
+# colitis"; T-DXd "interstitial lung disease and myelosuppression", ILD in 10%; first-line trials.
+
+TRASTUZUMAB = [b.medication(P, "trastuzumab", "224905", date="2023-02-01"), b.medication(P, "cisplatin", "2555", date="2023-02-01")]
+PRE_TRASTUZUMAB_IHC = b.ihc(P, "3+", date="2023-01-15", specimen="Gastric biopsy")
+
+
+def therapy_rules(cards):
+    return {c["extension"]["her2cds"]["regimen"][0]: rules(c) for c in by_topic(cards, "her2-therapy")}
+
+
+@pytest.mark.parametrize("plasma, tests, retained, tissue_retest", [
+    (b.erbb2_cn(P, True, 20, date="2024-05-01"), [], True, False),  # HER2 retained: no re-test asked again
+    (b.erbb2_cn(P, False, date="2024-05-01"), ["gc.test.tissue-retest-after-negative-plasma"], False, True),
+    (b.erbb2_cn(P, True, 20, date="2023-01-20"), ["gc.test.retest-after-trastuzumab"], False, False),  # before trastuzumab
+    (b.erbb2_cn(P, True, 20, date="2023-02-01"), ["gc.test.retest-after-trastuzumab"], False, False),  # same day: not after
+    (None, ["gc.test.retest-after-trastuzumab"], False, False),
+])
+def test_6_5_plasma_after_trastuzumab_is_the_retest(client, plasma, tests, retained, tissue_retest):
+    cards = run(client, PRE_TRASTUZUMAB_IHC, *([plasma] if plasma else []), history=TRASTUZUMAB)
+    ids = status_rules(cards)
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == tests
+    tdxd = therapy_rules(cards)["trastuzumab deruxtecan"]
+    assert ("gc.therapy-note.her2-retained-in-plasma" in tdxd) is retained
+    assert ("gc.therapy-note.confirm-her2-first" in tdxd) is (not retained)
+    assert ("gc.finding.her2-retained-in-plasma" in ids) is retained and ("gc.note.her2-loss" in ids) is (not retained)
+    assert ("gc.finding.plasma-retest-not-amplified" in ids) is tissue_retest
+    if tissue_retest:
+        [test] = by_topic(cards, "her2-testing")
+        assert [a["resource"]["code"]["coding"][0]["code"] for s in test["suggestions"] for a in s["actions"]] == ["18474-7", "49683-6"]
+
+
+def test_6_5_a_later_trastuzumab_course_makes_the_plasma_result_no_retest(client):
+    history = [*TRASTUZUMAB, b.medication(P, "Herceptin", date="2024-06-01")]
+    cards = run(client, PRE_TRASTUZUMAB_IHC, b.erbb2_cn(P, True, 20, date="2024-05-01"), history=history)
+    assert [rules(c)[0] for c in by_topic(cards, "her2-testing")] == ["gc.test.retest-after-trastuzumab"]
+
+
+def test_6_5_retained_tdxd_card_states_plasma_basis_without_confirm_first(client):
+    cards = run(client, PRE_TRASTUZUMAB_IHC, b.erbb2_cn(P, True, 20, date="2024-05-01"), history=TRASTUZUMAB)
+    tdxd = by_topic(cards, "her2-therapy")[0]["detail"]
+    assert "Basis: plasma. HER2 retained after trastuzumab: plasma ERBB2 amplified on 2024-05-01" in tdxd
+    assert "Confirm HER2 first" not in tdxd
+    assert status_ext(cards)["status"] == "positive"  # plasma never sets the gastric status (5.6)
+
+
+@pytest.mark.parametrize("history, first_line_offered", [
+    ((), True),
+    (TRASTUZUMAB, False),
+    ((b.medication(P, "oxaliplatin", "32592", date="2023-02-01"),), False),
+])
+def test_6_6_first_line_gastric_trials_not_offered_after_systemic_therapy(client, history, first_line_offered):
+    [card] = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=history), "her2-trials")
+    offered = set(card["extension"]["her2cds"]["trials"])
+    first_line = {"NCT03615326", "NCT04082364", "NCT03409848", "NCT04276493", "NCT02892123"}  # KEYNOTE-811, MAHOGANY, INTEGA ...
+    assert (first_line <= offered) is first_line_offered and (not first_line & offered) is (not first_line_offered)
+    if not first_line_offered:
+        assert "- NCT03615326 KEYNOTE-811: a first-line trial, and systemic therapy for the advanced disease is on file" in card["detail"]
+        assert "NCT04499924" in offered  # the previously-treated trial stays
+
+
+@pytest.mark.parametrize("results, discordant", [
+    ([b.ihc(P, "3+"), b.erbb2_cn(P, False)], True),
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20)], True),
+    ([b.ihc(P, "3+"), b.erbb2_cn(P, True, 20)], False),
+    ([b.ihc(P, "3+", date="2022-01-01"), b.ihc(P, "1+", date="2024-06-01")], True),
+    ([b.ihc(P, "1+", date="2022-01-01"), b.ihc(P, "0", date="2024-06-01")], False),
+])
+def test_6_7_gastric_discordance_in_the_headline(client, results, discordant):
+    cards = run(client, *results)
+    assert ("common.headline.discordant" in status_rules(cards)) is discordant
+    assert (", discordant" in cards[0]["summary"]) is discordant
+
+
+def test_6_8_keynote_811_card_names_immune_mediated_adverse_events(client):
+    toga, keynote = by_topic(run(client, b.ihc(P, "3+")), "her2-therapy")
+    assert "gc.safety.pembrolizumab-immune" in rules(keynote) and "gc.safety.pembrolizumab-immune" not in rules(toga)
+    assert "immune-mediated adverse events, particularly pneumonitis and colitis, were more common with pembrolizumab" in keynote["detail"]
+
+
+def test_6_8_gastric_tdxd_card_carries_ild_and_myelosuppression(client):
+    tdxd = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=TRASTUZUMAB), "her2-therapy")[0]
+    assert "common.safety.tdxd-ild" in rules(tdxd)
+    assert "myelosuppression" in tdxd["detail"] and "interstitial lung disease developed in 10%" in tdxd["detail"]

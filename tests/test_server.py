@@ -53,8 +53,16 @@ def test_start_checks_run_in_a_child_and_report_one_line():
         raise ValueError("HER2CDS_X must be\n a number")
 
     before = "urllib3" in sys.modules
-    assert check_in_child(failing) == "HER2CDS_X must be a number"
+    assert check_in_child(failing) == ("HER2CDS_X must be a number", 1)
     assert ("urllib3" in sys.modules) == before
+
+    class Refused(Exception):
+        exit_status = 2
+
+    def refused() -> None:
+        raise Refused("refusing to start")
+
+    assert check_in_child(refused) == ("refusing to start", 2)  # the error's own exit status
 
 
 def _serve(env: dict, tmp_path) -> subprocess.Popen:
@@ -83,7 +91,7 @@ def _wait_ready(base: str, proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("env, message", [
     ({"HER2CDS_TIMEOUT_S": "soon"}, "HER2CDS_TIMEOUT_S"),
-    ({"HER2CDS_KNOWLEDGE_DIR": "/nonexistent/knowledge"}, "cannot start"),
+    ({"HER2CDS_KNOWLEDGE_DIR": "/nonexistent/knowledge"}, "her2-cds: error: knowledge files: "),
 ])
 def test_bad_configuration_is_one_line_and_nothing_listens(tmp_path, env, message):
     port = free_port()

@@ -49,7 +49,7 @@ def test_audit_and_feedback_round_trip(database_url):
     [audit] = [a for a in store.audits(INSTANCE) if a.cards and any(c["uuid"] == body["cards"][0]["uuid"] for c in a.cards)]
     assert audit.service == "her2-order-sign" and audit.latency_ms > 0
     assert audit.patient_key == pseudonym(b"audit-key", PATIENT_ID) != PATIENT_ID
-    assert audit.knowledge_version == app.extensions["her2cds"]["engine"].knowledge.version
+    assert audit.knowledge_version == app.extensions["her2cds"]["engine"].knowledge.version_label  # the form cards show
     assert [(c["topic"], c["warning"]) for c in audit.cards] == [("her2-status", None), ("order-warning", "anti-egfr-her2-positive")]
     warning = body["cards"][1]
     feedback = {"feedback": [{"card": warning["uuid"], "outcome": "overridden", "outcomeTimestamp": "2026-11-24T10:00:00Z",

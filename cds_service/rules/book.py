@@ -34,6 +34,7 @@ RULE_LISTS: dict[tuple[str, str], str] = {
     ("statements", "missing"): "missing",
     ("statements", "findings"): "finding",
     ("statements", "scope"): "scope",
+    ("statements", "headline"): "headline",
     ("copy-number-cutoffs", "cutoffs"): "cutoff",
     ("copy-number-cutoffs", "notes"): "finding",
     ("evidence-notes", "notes"): "note",
@@ -43,6 +44,7 @@ RULE_LISTS: dict[tuple[str, str], str] = {
     ("therapies", "gaps"): "therapy-gap",
     ("trials", "offer"): "trial-offer",
     ("trials", "trial_notes"): "trial-note",
+    ("trials", "exclusions"): "trial-exclusion",
     ("trials", "trials"): "trial",
     ("warnings", "warnings"): "warning",
     ("testing", "rules"): "test",
@@ -146,6 +148,10 @@ class RuleBook:
     def classes_of(self, drugs: Any) -> list[str]:
         return sorted({c for d in drugs for c in self.drug_classes.get(d, set())})
 
+    def safety_for(self, drugs: Any, tumour: str) -> list[dict]:
+        """The safety statements (of this tumour type's scope) that concern any of `drugs`."""
+        return [s for s in self.of("therapies", "safety", tumour) if set(s["drugs"]) & set(drugs)]
+
     @staticmethod
     def condition(rule: Mapping[str, Any]) -> Mapping[str, Any] | None:
         """A rule's condition: `when`, or its `arms` (criteria, trials) as any-of."""
@@ -166,6 +172,7 @@ class RuleBook:
             if not (rule.get("source") or rule.get("sources") or rule.get("evidence") or rule.get("policy")):
                 problems.append(f"{where}: no citation (source, sources, evidence) and no stated policy")
             conds = [self.condition(rule), rule.get("unless")] + [c for t in _templates(rule) for c in conditions(t)]
+            conds += [e.get("when") for e in rule.get("evidence") or [] if isinstance(e, Mapping)]
             for cond in conds:
                 problems += [f"{where}: unknown fact '{v}'" for v in sorted(variables(cond)) if not known(v)]
                 problems += [f"{where}: refers to unknown rule '{r}'" for r in sorted(rule_references(cond)) if r not in self.rules]
@@ -186,15 +193,17 @@ class RuleBook:
         for rule in self.lists[("testing", "settling")]:
             problems += [f"testing: {rule['id']} names unknown test {t}" for t in rule["tests"] if t not in tests]
         therapy_ids = {t["id"] for t in self.lists[("therapies", "therapies")]}
-        safety_ids = {s["id"] for s in self.lists[("therapies", "safety")]}
         for caveat in self.lists[("therapies", "caveats")]:
             problems += [f"therapies: {caveat['id']} names unknown therapy {t}" for t in caveat.get("therapies") or []
                          if t not in therapy_ids]
-            if caveat.get("note") and self.kinds.get(caveat["note"]) != "note":
-                problems.append(f"therapies: {caveat['id']} names unknown evidence note {caveat['note']}")
-        for therapy in self.lists[("therapies", "therapies")]:
-            if therapy.get("safety") and therapy["safety"] not in safety_ids:
-                problems.append(f"therapies: {therapy['id']} names unknown safety statement {therapy['safety']}")
+            problems += [f"therapies: {caveat['id']} names unknown evidence note {n}" for n in caveat["notes"]
+                         if self.kinds.get(n) != "note"]
+        for safety in self.lists[("therapies", "safety")]:
+            problems += [f"therapies: {safety['id']} names unknown drug {d}" for d in safety["drugs"] if d not in self.drug_classes]
+        trial_ids = {t["id"] for t in self.lists[("trials", "trials")]}
+        for exclusion in self.lists[("trials", "exclusions")]:
+            problems += [f"trials: {exclusion['id']} names unknown trial {t}" for t in exclusion.get("trials") or []
+                         if t not in trial_ids]
         return problems
 
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .vocabulary import MISSING_TEXT
+
 MET, NOT_MET, UNKNOWN = "met", "not-met", "unknown"
 
 
@@ -86,7 +88,7 @@ def check_fact(name: str, value: Any, spec: Mapping[str, Any]) -> Outcome:
             return Outcome(MET, caveats=[spec.get("note") or f"{name} not on file"])
         if spec.get("if_missing") == "not-met":
             return Outcome(NOT_MET)
-        return Outcome(UNKNOWN, missing=[spec.get("missing_note") or f"{_readable(name)} not on file"])
+        return Outcome(UNKNOWN, missing=[spec.get("missing_note") or MISSING_TEXT.get(name) or f"{_readable(name)} not on file"])
     for op, ref in spec.items():
         if op in OPS:
             try:

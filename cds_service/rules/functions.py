@@ -16,7 +16,7 @@ from .conditions import MET, NOT_MET, UNKNOWN
 from .vocabulary import RESULT_KINDS, date_text
 
 if TYPE_CHECKING:
-    from ..facts import Facts, Variant
+    from ..facts import Facts, Result, Variant
     from .book import Evaluation
 
 
@@ -62,10 +62,12 @@ def _worse(state: bool | None, found: bool | None) -> bool | None:
 
 
 def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clonality_max_percent: float, trial: str) -> Derived:
-    """RAS wild-type (met), mutant (not met) or incomplete (unknown), with what was found."""
+    """RAS wild-type (met), mutant (not met) or incomplete (unknown), with what was found (results named
+    by their date, never by a record id; `headline`: the mutations in a few words for the summary)."""
     facts: Facts = ev.patient
     codon_set, limit = set(codons), relative_clonality_max_percent
     mutant: list[str] = []
+    headline: list[str] = []
     lines: list[str] = []
     missing: list[str] = []
     in_plasma = False
@@ -76,38 +78,43 @@ def ras_status(ev: Evaluation, genes: list[str], codons: list[int], relative_clo
             missing.append(f"no {gene} result")
         state: bool | None = True if found else None
         for v in found:
+            when = date_text(v.when)
             if not v.present:
-                lines.append(f"{gene} wild-type ({v.origin or 'origin unknown'}, {date_text(v.when)}, {v.ref})")
+                lines.append(f"{gene} wild-type ({v.origin or 'origin unknown'}, {when})")
                 continue
-            where = f"{gene} {v.hgvs or '(change not given)'}"
+            change = v.hgvs or "(change not given)"
+            where = f"{gene} {change}"
             if v.codon is None or v.codon not in codon_set:
-                lines.append(f"{where}: codon {v.codon if v.codon else 'not given'} is outside the {trial} list ({v.ref})")
+                lines.append(f"{where}: codon {v.codon if v.codon else 'not given'} is outside the {trial} list ({when})")
                 if v.codon is None:
                     state = _worse(state, None)
                 continue
             if v.origin == "tissue":
-                mutant.append(f"{where} in tissue ({date_text(v.when)}, {v.ref})")
+                mutant.append(f"{where} in tissue on {when}")
+                headline.append(f"{where}, tissue")
                 state = False
             elif v.origin == "plasma":
                 rc = relative_clonality(v, facts.variants)
                 if rc is None:
-                    lines.append(f"{where} in plasma: relative clonality cannot be computed (no allele fractions) ({v.ref})")
+                    lines.append(f"{where} in plasma: relative clonality cannot be computed (no allele fractions) ({when})")
                     state = _worse(state, None)
                 elif rc > limit:
-                    mutant.append(f"{where} in plasma, relative clonality {rc:.0f}% (> {limit:g}%) ({date_text(v.when)}, {v.ref})")
+                    mutant.append(f"{where} in plasma on {when}, relative clonality {rc:.0f}% (> {limit:g}%)")
+                    headline.append(f"{where}, plasma, clonality {rc:.0f}%")
                     in_plasma = True
                     state = False
                 else:
                     lines.append(f"{where} in plasma, relative clonality {rc:.0f}% "
-                                 f"(≤ {limit:g}%: counts as wild-type for {trial}) ({v.ref})")
+                                 f"(≤ {limit:g}%: counts as wild-type for {trial}) ({when})")
             else:
-                lines.append(f"{where}: specimen (tissue or plasma) cannot be told; not used ({v.ref})")
+                lines.append(f"{where}: specimen (tissue or plasma) cannot be told; not used ({when})")
                 state = _worse(state, None)
         wild_by_gene[gene] = state
     states = list(wild_by_gene.values())
     wild_type = False if False in states else (True if all(s is True for s in states) else None)
     result = {True: MET, False: NOT_MET, None: UNKNOWN}[wild_type]
-    ras = {"wild_type": wild_type, "mutant": mutant, "mutant_in_plasma": in_plasma, "lines": lines, "missing": missing}
+    ras = {"wild_type": wild_type, "mutant": mutant, "headline": headline, "mutant_in_plasma": in_plasma, "lines": lines,
+           "missing": missing}
     return Derived(result, {"ras": ras}, shown=bool(lines or mutant))
 
 
@@ -133,6 +140,24 @@ def results_predate_drug(ev: Evaluation, drugs: list[str], result_kinds: list[st
     if latest and latest < start:
         return Derived(MET, {"results_predate": {"result_date": date_text(latest), "drug_start": date_text(start)}})
     return Derived(NOT_MET)
+
+
+def result_after_drug(ev: Evaluation, drugs: list[str], result_kind: str) -> Derived:
+    """The most recent result of this kind is dated after the last of these drugs on file (a re-test);
+    provides `retest.*`. Unknown when the drug or the result has no date."""
+    facts: Facts = ev.patient
+    uses = [u for u in facts.history if set(u.drugs) & set(drugs)]
+    result = facts.latest(result_kind)
+    if not uses or result is None:
+        return Derived(NOT_MET)
+    starts = [u.start for u in uses if u.start]
+    if not starts or result.when is None:
+        return Derived(UNKNOWN)
+    last = max(starts)
+    if result.when <= last:
+        return Derived(NOT_MET)
+    retest = {"date": date_text(result.when), "drug_last": date_text(last), "amplified": result.values.get("amplified")}
+    return Derived(MET, {"retest": retest})
 
 
 def courses_ended(ev: Evaluation, drugs: list[str], ended_statuses: list[str]) -> Derived:
@@ -163,5 +188,44 @@ def result_recency(ev: Evaluation, stale_after_drug_class: str, stale_result_kin
     return Derived(MET if lines else NOT_MET, lines=lines, shown=bool(lines))
 
 
+# ---------------------------------------------------------------- results of one kind over time
+
+def _call(kind: str, result: Result, ihc_calls: dict[str, str], ish_ratio_amplified: float) -> tuple[str, str] | None:
+    """(the call, the result in words) by which results of one kind are compared; None: no call."""
+    values = result.values
+    if kind == "ihc":
+        call = ihc_calls.get(values.get("score"))
+        return (call, f"IHC {values['score']}") if call else None
+    if kind == "ish":
+        if values.get("ratio") is None:
+            return None
+        amplified = values["ratio"] >= ish_ratio_amplified
+        return ("amplified" if amplified else "not amplified", f"ISH ratio {values['ratio']:g}")
+    if values.get("amplified") is None:
+        return None
+    words = "ERBB2 amplified" if values["amplified"] else "no ERBB2 amplification"
+    return ("amplified" if values["amplified"] else "not amplified", f"{KIND_NAMES[kind]}: {words}")
+
+
+def discordant_results(ev: Evaluation, kinds: list[str], ihc_calls: dict[str, str], ish_ratio_amplified: float) -> Derived:
+    """An earlier result of a kind whose call differs from the most recent one (which still sets the status)."""
+    facts: Facts = ev.patient
+    lines = []
+    for kind in kinds:
+        results = sorted(facts.results.get(kind) or [], key=lambda r: r.sort_key())
+        if len(results) <= 1:
+            continue
+        latest = _call(kind, results[-1], ihc_calls, ish_ratio_amplified)
+        if latest is None:
+            continue
+        earlier = [(r, c) for r in results[:-1] if (c := _call(kind, r, ihc_calls, ish_ratio_amplified)) and c[0] != latest[0]]
+        if earlier:
+            named = "; ".join(f"{words} ({date_text(r.when)})" for r, (_, words) in earlier)
+            lines.append(f"Discordant {KIND_NAMES[kind]} results: {named} disagrees with the most recent, "
+                         f"{latest[1]} ({date_text(results[-1].when)}), which sets the status.")
+    return Derived(MET if lines else NOT_MET, lines=lines, shown=bool(lines))
+
+
 # The registry a knowledge rule's `function:` names (plain functions: no decorator to hide them).
-FUNCTIONS: dict[str, RuleFunction] = {f.__name__: f for f in (ras_status, results_predate_drug, courses_ended, result_recency)}
+FUNCTIONS: dict[str, RuleFunction] = {f.__name__: f for f in (
+    ras_status, results_predate_drug, result_after_drug, courses_ended, result_recency, discordant_results)}

@@ -57,6 +57,12 @@ class Cited(Model):
     source: Source
 
 
+class Evidence(Cited):
+    """An evidence line of an order warning, shown when `when` holds (always, without one)."""
+
+    when: Condition | None = None
+
+
 # ---------------------------------------------------------------- thresholds, criteria, status
 
 class Threshold(Rule):
@@ -74,7 +80,8 @@ class Arm(Model):
 
 
 class Criterion(Rule):
-    code: str = Field(description="the name on cards and in extension.her2cds.criteriaMet")
+    code: str = Field(description="the machine-readable name in extension.her2cds.criteriaMet")
+    name: str = Field(description="the name a clinician reads on the cards")
     label: str
     basis: Literal["tissue", "plasma"]
     arms: list[Arm]
@@ -115,6 +122,7 @@ class StatementsFile(Model):
     missing: list[Statement]
     findings: list[Statement]
     scope: list[Statement]
+    headline: list[Statement] = Field(description="what the status card's summary names after the status, in this order")
 
 
 class Measurement(Model):
@@ -154,12 +162,14 @@ class Therapy(Rule):
     title: str
     when: Condition | None = None
     dual_blockade: bool
-    safety: str | None = None
     evidence: list[Cited]
     population: Cited
 
 
 class Safety(Rule):
+    """A safety statement shown on every therapy card and order warning that concerns one of `drugs`."""
+
+    drugs: list[str]
     text: str
 
 
@@ -168,7 +178,7 @@ class Caveat(Rule):
     therapies: list[str] | None = None
     applies_to: dict[str, Any] | None = None
     when: Condition | None = None
-    note: str | None = None
+    notes: list[str] = Field([], description="evidence notes quoted as {note} (those that hold, joined)")
     text: Template
 
 
@@ -222,9 +232,18 @@ class TrialNote(Rule):
     text: Template
 
 
+class TrialExclusion(Rule):
+    """A matching trial named under "not offered" with this reason (the first that holds)."""
+
+    trials: list[str] | None = Field(None, description="the trial rules it applies to (default: every trial)")
+    when: Condition | None = None
+    text: Template
+
+
 class TrialsFile(Model):
     offer: list[OfferRule]
     trial_notes: list[TrialNote]
+    exclusions: list[TrialExclusion]
     criterion_sets: dict[str, CriterionSet]
     trials: list[Trial]
 
@@ -245,7 +264,7 @@ class WarningRule(Rule):
     when: Condition | None = None
     unless: Condition | None = None
     detail: list[Template]
-    evidence: list[Cited]
+    evidence: list[Evidence]
 
 
 class WarningsFile(Model):
@@ -297,9 +316,17 @@ class HER2TestsFile(Model):
 
 # ---------------------------------------------------------------- drugs and sources
 
+class CodeSource(Model):
+    """Where a drug's RxNorm codes come from."""
+
+    url: str
+    note: str
+
+
 class Drug(Model):
     id: str
     rxnorm: list[str]
+    rxnorm_source: CodeSource | None = None
     names: list[str]
     classes: list[str]
     source: Source | None = None
@@ -308,6 +335,8 @@ class Drug(Model):
 class Combination(Model):
     names: list[str]
     ingredients: list[str]
+    source: Source | None = None
+    policy: str | None = None
 
 
 class MedicationStatuses(Model):

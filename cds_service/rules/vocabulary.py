@@ -32,6 +32,7 @@ VOCABULARY: dict[str, str] = {
     "ctdna_fraction": "most recent ctDNA fraction, %",
     "result_kinds": f"kinds of HER2 result on file: {', '.join(RESULT_KINDS)}",
     "unusable_results": "number of HER2/RAS results on file that could not be used",
+    "not_used_reasons": "why HER2-related results on file are no criterion (codes.yaml not_used_reasons), e.g. erbb2-sequence-variant",
     "observations_available": "the HER2 results could be read from the EHR",
     "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
     "line": "first (no systemic anticancer drug in the history) | later",
@@ -41,8 +42,10 @@ VOCABULARY: dict[str, str] = {
     "plasma_variant_genes": "genes with a variant present in plasma",
     "tissue_results": "the IHC/ISH results in words, e.g. 'IHC 2+, ISH ratio <ratio>'",
     "status": "HER2 status decided by the status ladder",
+    "status_text": "that status in words (positive, low, not tested ...)",
     "basis": "specimens of the criteria met: tissue, plasma",
     "criteria_met": "codes of the criteria met (the `code` of each criterion)",
+    "criteria_met_names": "names of the criteria met, as a clinician reads them (the `name` of each criterion)",
     "criteria_unknown": "codes of the criteria that cannot be applied",
     "therapies": "ids of the therapies shown",
     "order_drugs": "drugs of the draft order being checked",
@@ -51,13 +54,25 @@ VOCABULARY: dict[str, str] = {
 }
 # Facts grouped under a name: `ras.wild_type`, `ordered.her2-directed` ...
 NAMESPACES: dict[str, str] = {
-    "ras": "RAS found by the rule function ras_status: wild_type, mutant, mutant_in_plasma, lines, missing",
+    "ras": "RAS found by the rule function ras_status: wild_type, mutant, headline, mutant_in_plasma, lines, missing",
+    "retest": "the re-test found by the rule function result_after_drug: date, drug_last, amplified",
     "results_predate": "dates found by the rule function results_predate_drug: result_date, drug_start",
     "ordered": "<drug class>: drugs of that class in the draft order being checked",
     "in_use": "<drug class>: drugs of that class in all draft orders or active in the history",
     "draft_orders": "<drug class> or systemic: texts of the draft orders of that class",
     "trial": "the trial being matched: line, given_in_source, note",
     "therapy": "the therapy being named: title, regimen ...",
+}
+# How a card names a fact that is not on file (a criterion or trial that cannot be applied says why).
+MISSING_TEXT: dict[str, str] = {
+    "ihc_score": "no HER2 IHC result",
+    "ihc_percent_cells": "% of stained cells not reported",
+    "ihc_specimen": "specimen type not recorded",
+    "ish_ratio": "no ISH result",
+    "ish_copies_per_cell": "HER2 copies per cell not reported",
+    "ish_percent_cells_amplified": "% of cells amplified not reported",
+    "plasma_erbb2_amplified": "no plasma (ctDNA) ERBB2 result",
+    "tissue_ngs_amplified": "no tissue NGS ERBB2 result",
 }
 LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 
@@ -108,6 +123,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "ctdna_fraction": _value(facts, "ctdna_fraction", "percent"),
         "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
         "unusable_results": facts.unusable_results,
+        "not_used_reasons": sorted({n.reason for n in facts.not_used}),
         "observations_available": facts.observations_available,
         "metastatic": facts.metastatic,
         "line": facts.line,

@@ -62,7 +62,7 @@ def call_service(service_id: str) -> Response:
     latency = round((time.perf_counter() - g.started) * 1000, 1)
     try:
         state.store.record_call(call.hook_instance, service.id, latency, pseudonym(state.pseudonym_key, call.patient_id),
-                                state.engine.knowledge.version, cards, issuer=caller.issuer)
+                                state.engine.knowledge.version_label, cards, issuer=caller.issuer)
     except Exception:  # noqa: BLE001 - the advice still goes out; the failure is logged loudly
         metrics.AUDIT_FAILURES.inc()
         log.exception("AUDIT WRITE FAILED: cards returned without an audit record", extra={"service": service.id})
