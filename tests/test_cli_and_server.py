@@ -17,8 +17,9 @@ pytestmark = pytest.mark.slow  # servers, processes, fuzzing, PostgreSQL or the 
 
 def test_call_prints_cards_in_process(capsys):
     assert main(["call", "crc-ihc3-positive"]) == 0
-    out = capsys.readouterr().out
-    assert "her2-patient-view -> HTTP 200" in out
+    captured = capsys.readouterr()
+    out = captured.out
+    assert "her2-patient-view -> HTTP 200" in captured.err  # stdout is the answer only
     assert "[1] INFO · her2-status · HER2-positive (colorectal): HERACLES, TRIUMPH tissue, harmonized 10% criterion met" in out
     assert "Option: Pertuzumab + trastuzumab" in out
     assert "link: NCT04704661" in out

@@ -16,7 +16,7 @@ TOPIC_SYSTEM = "urn:her2-cds:topic"
 TopicCode = Literal["her2-status", "her2-therapy", "her2-trials", "her2-testing", "order-warning", "out-of-scope"]
 WarningCode = Literal["anti-egfr-her2-positive", "her2-drug-without-positive", "failed-agent-gastric",
                       "tdxd-her2-low-crc", "ras-mutant-dual-blockade",
-                      "tdxd-outside-evidence", "trastuzumab-single-agent-crc"]  # issue #15 (decisions 6.1, 6.3, 6.9)
+                      "tdxd-outside-evidence", "trastuzumab-single-agent-crc"]  # decisions 6.1, 6.3, 6.9 (docs/clinical-decisions.md)
 
 
 class Topic(Coding):
