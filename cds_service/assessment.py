@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .facts import Facts, Result
+from .facts import Facts, NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.book import Evaluation, RuleBook
 from .rules.conditions import MET, NOT_MET, UNKNOWN, Outcome
-from .rules.vocabulary import RESULT_KINDS, patient_facts
+from .rules.vocabulary import RESULT_KINDS, open_unscored, patient_facts
 from .trial_registry import OPEN_STATUSES
 
 BASIS_ORDER = ("tissue", "plasma")
@@ -39,10 +39,21 @@ class TrialMatch:
 
 
 @dataclass
+class LabRequest:
+    """What the laboratory is asked for one HER2 result on file that lacks its value (lab-request rule)."""
+
+    result: UnscoredResult
+    ask: str
+    why: str
+    rule: dict
+
+
+@dataclass
 class TestDue:
     suggestion_id: str
     detail: str
     rules: list[str] = field(default_factory=list)
+    requests: list[LabRequest] = field(default_factory=list)  # an ask-laboratory suggestion: what to ask
 
 
 @dataclass
@@ -78,6 +89,10 @@ class Assessment:
     trial_rules: list[str] = field(default_factory=list)
     overlay: Any = None
     tests: list[TestDue] = field(default_factory=list)
+    unscored: list[UnscoredResult] = field(default_factory=list)  # HER2 results on file without a usable value
+    open_unscored: list[UnscoredResult] = field(default_factory=list)  # those no later scored result replaces
+    not_used: list[NotUsedResult] = field(default_factory=list)  # HER2 tests that are no criterion
+    lab_requests: list[LabRequest] = field(default_factory=list)
     ras: dict[str, Any] | None = None  # what the RAS rule function found (colorectal)
     view: dict[str, Any] = field(default_factory=dict)
     status_rules: list[str] = field(default_factory=list)  # rule ids behind the status card
@@ -124,7 +139,10 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     view["status_text"] = status_rule["status"].replace("-", " ")
     results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
-                   evaluation=ev, overlay=overlay)
+                   evaluation=ev, overlay=overlay, unscored=facts.unscored_of(), open_unscored=open_unscored(facts),
+                   not_used=list(facts.not_used))
+    a.lab_requests = lab_requests(ev, book, a.open_unscored)
+    view["lab_requests"] = [r.ask for r in a.lab_requests]
     a.produced(ev, status_rule)
     a.status_rules += [c.rule for c in met]
     a.status_rules += [rule_id for rule_id, derived in ev.derived.items() if derived.shown]
@@ -134,10 +152,28 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     for note in ev.fired(book.of("evidence-notes", "notes")):
         a.notes.append(note["id"])
         a.produced(ev, note)
-    for rule in ev.fired(book.of("testing", "rules")):
-        a.tests.append(TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule)))
+    a.tests = [test_due(a, ev, rule) for rule in ev.fired(book.of("testing", "rules"))]
     _trials(a, ev, book)
     return a
+
+
+def lab_requests(ev: Evaluation, book: RuleBook, results: list[UnscoredResult]) -> list[LabRequest]:
+    """For each unscored result, the first lab-request rule that concerns it and holds (cards/testing.yaml)."""
+    out: list[LabRequest] = []
+    for rule in ev.fired(book.of("testing", "laboratory")):
+        for u in results:
+            if u.kind in rule["results"] and u.lacks in (rule["lacks"] or [u.lacks]) and all(r.result is not u for r in out):
+                out.append(LabRequest(u, ev.text(rule["ask"]), ev.text(rule["why"]), rule))
+    return out
+
+
+def test_due(a: Assessment, ev: Evaluation, rule: dict) -> TestDue:
+    """A testing card due by a rule; an ask-laboratory suggestion carries the assessment's lab requests."""
+    due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
+    if ev.book.suggestions[rule["suggestion"]]["laboratory"]:
+        due.requests = list(a.lab_requests)
+        due.rules += [r.rule["id"] for r in a.lab_requests if r.rule["id"] not in due.rules]
+    return due
 
 
 def _statements(a: Assessment, ev: Evaluation, book: RuleBook, facts: Facts) -> None:

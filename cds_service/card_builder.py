@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from .assessment import Assessment, TestDue, TherapyOption
-from .facts import Result
+from .assessment import Assessment, LabRequest, TestDue, TherapyOption
+from .facts import NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.conditions import MET, NOT_MET
+from .rules.vocabulary import UNSCORED_LABEL
 from .rules.vocabulary import date_text as _date
 
 TOPIC_SYSTEM = "urn:her2-cds:topic"
@@ -57,6 +58,30 @@ def describe(kind: str, r: Result) -> str:
     if kind == "ctdna_fraction":
         return f"ctDNA fraction {v['percent']:g}%"
     return kind
+
+
+def describe_unscored(u: UnscoredResult) -> str:
+    """A result on file without a usable value, in a few words: kind, date, the laboratory's call, what it lacks."""
+    call = f" (laboratory: {u.interpretation})" if u.interpretation else ""
+    return f"{UNSCORED_LABEL[u.kind]} {_date(u.when)}{call}: {u.lacks_text}"
+
+
+def _reported(u: UnscoredResult | NotUsedResult) -> str:
+    return f", reported '{u.reported}'" if u.reported else ""
+
+
+def unscored_line(u: UnscoredResult, replaced: bool) -> str:
+    """A status-card line: the test as the laboratory named it, date, resource, what it lacks, its call."""
+    line = f"- {u.test} — {_date(u.when)}{_reported(u)}: {u.lacks_text}"
+    if u.interpretation:
+        line += f"; the laboratory's own call: **{u.interpretation}**"
+    if u.derived_from:
+        line += f"; derived from {', '.join(u.derived_from)}"
+    return line + ("; a later scored result of its kind is used" if replaced else "")
+
+
+def not_used_line(n: NotUsedResult) -> str:
+    return f"- {n.test} — {_date(n.when)}{_reported(n)}: not used: {n.reason_text}"
 
 
 class CardBuilder:
@@ -110,8 +135,17 @@ class CardBuilder:
         summary = f"{STATUS_LABEL[a.status]} ({TUMOUR_LABEL[a.tumour_type]})" + "".join(f", {h}" for h in a.headline)
         if a.status == "positive":
             summary += f": {met} met"
+        elif a.results and a.open_unscored:  # the result without its value is named too, with the laboratory's call
+            u = a.open_unscored[0]
+            call = f"(laboratory: {u.interpretation})" if u.interpretation else "without a value"
+            summary += f": {describe(*a.results[0])}; {UNSCORED_LABEL[u.kind]} {_date(u.when)} {call}"
         elif a.results:
             summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])
+        elif a.unscored:
+            summary += ": " + describe_unscored(a.unscored[0])
+        elif a.not_used:
+            summary = (f"HER2 not tested by IHC, ISH or NGS ({TUMOUR_LABEL[a.tumour_type]}): "
+                       f"{len(a.not_used)} HER2 result(s) on file not used ({a.not_used[0].test})")
         elif a.missing:
             summary += f": {a.missing[0]}"
         lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"
@@ -119,9 +153,16 @@ class CardBuilder:
         if both_types:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
-        lines += [f"- {describe(kind, r)} — {_date(r.when)}" for kind, r in a.results] or ["- none on file"]
+        none = "- none with a usable score or ratio (see below)" if a.unscored else "- none on file"
+        lines += [f"- {describe(kind, r)} — {_date(r.when)}" for kind, r in a.results] or [none]
         if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
             lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]
+        if a.unscored:
+            lines.append("\n**On file, without a usable value** (the laboratory can complete them; not repeated)")
+            lines += [unscored_line(u, u not in a.open_unscored) for u in a.unscored]
+        if a.not_used:
+            lines.append("\n**On file, not used** (no criterion of the sources; the status does not change)")
+            lines += [not_used_line(n) for n in a.not_used]
         lines.append("\n**Criteria**")
         for c in a.criteria:
             if c.outcome.result == MET:
@@ -238,8 +279,55 @@ class CardBuilder:
             resource["note"] = [{"text": test["note"]}]
         return resource
 
+    def communication_request(self, request: LabRequest, patient_id: str) -> dict:
+        """A draft request to the laboratory for the value a result on file lacks."""
+        u = request.result
+        text = (f"HER2 result on file: {u.test} of {_date(u.when)}{_reported(u)}: {u.lacks_text}. "
+                f"Please report {request.ask}.")
+        return {
+            "resourceType": "CommunicationRequest",
+            "status": "draft",
+            "subject": {"reference": f"Patient/{patient_id}"},
+            "about": [{"reference": u.ref.split("#")[0]}],  # a contained result: its container
+            "payload": [{"contentString": text}],
+            "reasonCode": [{"text": request.why}],
+        }
+
+    def laboratory_suggestions(self, requests: list[LabRequest], patient_id: str) -> list[dict]:
+        return [{
+            "label": _summary(f"Ask the laboratory: {r.result.test} of {_date(r.result.when)}"),
+            "uuid": str(uuid.uuid4()),
+            "actions": [{"type": "create",
+                         "description": f"Create a draft request to the laboratory about {r.result.test} of {_date(r.result.when)}",
+                         "resource": self.communication_request(r, patient_id)}],
+        } for r in requests]
+
+    def laboratory_card(self, due: TestDue, patient_id: str, indicator: str = "info") -> dict:
+        """A her2-testing card whose suggestion asks the laboratory (no test is ordered)."""
+        sug = self.k.suggestion(due.suggestion_id)
+        requests = due.requests
+        if len(requests) == 1:
+            summary = f"{describe_unscored(requests[0].result)}: ask the laboratory"
+        else:
+            summary = f"{len(requests)} HER2 results on file lack a score, ratio or specimen: ask the laboratory"
+        lines = [f"**{sug['title']}**", "", due.detail, ""]
+        for r in requests:
+            u = r.result
+            call = f"; the laboratory's own call: {u.interpretation}" if u.interpretation else ""
+            lines.append(f"- **{u.test}** — {_date(u.when)}{_reported(u)}: {u.lacks_text}{call}. "
+                         f"Ask for {r.ask}. {r.why}")
+        sources = [src for r in requests for src in ([r.rule["source"]] if r.rule.get("source") else r.rule["sources"])]
+        cites = list(dict.fromkeys(self.cite(src["file"], src["section"]) for src in sources))
+        lines += ["", sug["reason"], "\nSources: " + "; ".join(cites)]
+        card = self.card("her2-testing", summary, "\n".join(lines), indicator, file=sources[0]["file"], rules=due.rules)
+        card["suggestions"] = self.laboratory_suggestions(requests, patient_id)
+        card["selectionBehavior"] = "any"
+        return card
+
     def testing_card(self, due: TestDue, patient_id: str, indicator: str = "info", context: str | None = None) -> dict:
         sug = self.k.suggestion(due.suggestion_id)
+        if sug["laboratory"]:
+            return self.laboratory_card(due, patient_id, indicator)
         file = sug["sources"][0]["file"]
         lines = [f"**{sug['title']}**", "", due.detail, "", sug["reason"]]
         if context:
@@ -258,7 +346,9 @@ class CardBuilder:
     # ------------------------------------------------------------ order warnings
     def warning_card(self, w, patient_id: str) -> dict:
         """An order-warning card: evidence, override reasons, delete (and test) suggestions."""
-        lines = [f"**{w.title}**", ""] + w.detail + ["", "**Evidence**"]
+        lines = [f"**{w.title}**", ""] + w.detail
+        lines += [f"- Ask the laboratory for {r.ask} ({UNSCORED_LABEL[r.result.kind]} of {_date(r.result.when)})." for r in w.requests]
+        lines += ["", "**Evidence**"]
         lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in w.evidence]
         lines += self.safety_lines(w.safety)
         orders = list(dict.fromkeys((u.ref, u.text) for u in w.orders))
@@ -279,7 +369,7 @@ class CardBuilder:
                 "actions": [{"type": "create", "description": f"Create a draft order: {test['label']}",
                              "resource": self.service_request(test_id, patient_id, w.test_reason)}],
             })
-        card["suggestions"] = suggestions
+        card["suggestions"] = suggestions + self.laboratory_suggestions(w.requests, patient_id)
         card["selectionBehavior"] = "any"
         card["overrideReasons"] = [{"system": "urn:her2-cds:override-reason", **r}
                                    for r in self.k.raw["warnings"]["override_reasons"]]

@@ -69,14 +69,14 @@ class Variant:
 LACKS = {
     "score": "no 0/1+/2+/3+ score",
     "score-ambiguous": "no unambiguous 0/1+/2+/3+ score",
-    "score-conflict": "the score and its wording disagree",
+    "score-conflict": "no usable score (the score and its wording disagree)",
     "ratio": "no HER2/CEP17 ratio",
-    "ratio-unit": "a ratio without a usable unit",
-    "ratio-bound": "a ratio given as a bound, not a value",
-    "ihc-or-ish": "no IHC score or ISH ratio",
+    "ratio-unit": "ratio without a usable unit",
+    "ratio-bound": "ratio given as a bound, not a value",
+    "ihc-or-ish": "interpretation only, no IHC score or ISH ratio",
     "specimen": "no specimen type (tissue or plasma)",
-    "specimen-serum": "a serum specimen (the criteria use tissue or plasma)",
-    "narrative": "no structured result (narrative only)",
+    "specimen-serum": "serum specimen (the criteria use tissue or plasma)",
+    "narrative": "narrative only (no structured result)",
     "members": "its grouped results were not received",
     "value": "no value",
     "amplification-contradicted": "reported present, but its copy number is at or below the normal (diploid) copy number, "
@@ -200,8 +200,6 @@ class Context:
 
 USABLE_REPORT_STATUSES = {"final", "amended", "corrected", "appended"}
 MAX_GROUP_DEPTH = 3
-KIND_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 interpretation",
-              "ngs": "ERBB2 copy number", "report": "HER2 report"}
 
 
 def observation_search_codes(codes: dict) -> list[str]:
@@ -399,12 +397,10 @@ class FactReader:
         code = f"{self.loinc}|{entry['code']}" if entry else code
         text = self.codes["not_used_reasons"][reason]
         facts.not_used.append(NotUsedResult(oid, when, test, code, reason, text, reported, ctx.grouped_in))
-        facts.notes.append(f"{oid}: {test} not used: {text}")
 
     def _unscored(self, facts: Facts, item: UnscoredResult) -> None:
+        """A HER2 result on file that cannot be scored: the status card names it (not a note)."""
         facts.unscored.append(item)
-        reported = f" (reported {item.reported!r})" if item.reported else ""
-        facts.notes.append(f"{item.ref}: {KIND_LABEL[item.kind]} result{reported}: {item.lacks_text}; not scored")
         facts.unusable_results += 1
 
     def _unusable(self, facts: Facts, oid: str, what: str, problem: str) -> None:
@@ -646,9 +642,7 @@ class FactReader:
             elif origin == "tissue":
                 kind = "ngs_tissue"
             else:
-                facts.notes.append(f"{oid}: ERBB2 copy-number result whose specimen (tissue or plasma) cannot be told; not used")
-                facts.unusable_results += 1
-                facts.unscored.append(UnscoredResult(
+                self._unscored(facts, UnscoredResult(
                     "ngs", oid, when, test, f"{self.loinc}|69548-6", "specimen-serum" if spec.origin == "serum" else "specimen",
                     "Present" if present else "Absent", "positive" if present else "negative", spec.origin, spec.kind, ctx.grouped_in))
                 return

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assessment import Assessment, TestDue
+from .assessment import Assessment, LabRequest, TestDue, test_due
 from .facts import Facts
 from .fhir_read import ParsedResources, iter_resources, medication_order_as_request, validate_resource
 from .knowledge import Knowledge
@@ -71,6 +71,7 @@ class Warning:
     tests: list[str] = field(default_factory=list)
     test_reason: str = ""
     rules: list[str] = field(default_factory=list)
+    requests: list[LabRequest] = field(default_factory=list)  # what to ask the laboratory (settling rule)
     safety: list[dict] = field(default_factory=list)  # safety statements for the ordered drugs
 
 
@@ -118,12 +119,15 @@ def order_warnings(
                     continue
                 evidence = [e for e in rule["evidence"] if ev.holds(e.get("when"))]
                 warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], evidence,
-                                  [ev.text(line) for line in rule["detail"]], rules=rules)
+                                  [text for line in rule["detail"] if (text := ev.text(line))], rules=rules)
                 settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
                 if settling is not None:  # the test that would settle the HER2 question
                     warning.tests, warning.test_reason = list(settling["tests"]), settling["reason"]
                     warning.detail.append(settling["reason"])
                     warning.rules += ev.produced_by(settling)
+                    if settling["laboratory"]:
+                        warning.requests = list(a.lab_requests)
+                        warning.rules += [r.rule["id"] for r in a.lab_requests if r.rule["id"] not in warning.rules]
                 warning.safety = safety
                 warning.rules += [s["id"] for s in safety]
                 found[key] = warning
@@ -137,7 +141,7 @@ def order_tests(matcher: DrugMatcher, assessments: list[Assessment], orders: Dra
         assert a.evaluation is not None
         ev = a.evaluation.child(draft_facts(matcher, orders))
         for rule in ev.fired(ev.book.of("testing", "order_rules")):
-            due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
+            due = test_due(a, ev, rule)
             if due not in out:  # the same test due for both tumour types is one card
                 out.append(due)
     return out

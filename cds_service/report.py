@@ -32,6 +32,7 @@ SECTIONS = {
     "trial-exclusion": "Matching trials not offered (first match wins)", "trial": "Trials",
     "warning": "Order warnings", "test": "Test suggestions (chart)", "order-test": "Test suggestions (draft orders)",
     "settling-test": "Test offered with a HER2-drug warning (first match wins)",
+    "lab-request": "What the laboratory is asked for (results on file without score, ratio, specimen or value)",
 }
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_rules_colorectal.py", "tests/test_rules_gastric.py", "tests/test_order_hooks.py"]
+TESTS = ["tests/test_rules_colorectal.py", "tests/test_rules_gastric.py", "tests/test_order_hooks.py", "tests/test_rules_unscored.py"]
 GOLDEN = ["tests/test_rules_golden.py"]
 FACTORS = (0.7, 1.3)
 NUMERIC_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}

@@ -31,7 +31,7 @@ PATIENT_VIEW = {
     "crc-tissue-copy-number": ("positive", ["HERACLES", "TRIUMPH-tissue", "harmonized-10pct"], 5, {"NCT05356897"}, 0),
     "crc-no-her2-test": ("not-tested", [], 0, set(), 1),
     "crc-ihc2-no-ish": ("equivocal", [], 0, {"NCT05333809"}, 1),
-    "gastric-plasma-only": ("not-tested", [], 0, set(), 1),
+    "gastric-plasma-only": ("indeterminate", [], 0, set(), 1),  # a HER2 result on file is never "not tested" (6.11)
     "gastric-ihc1-ish-positive": ("low", [], 0, {"NCT03929666"}, 0),
     "gastric-no-her2-test": ("not-tested", [], 0, set(), 1),
     # issue #15

@@ -89,7 +89,8 @@ def test_no_her2_result_suggests_testing(client):
 def test_plasma_results_do_not_set_gastric_status(client):
     cards = run(client, b.erbb2_cn(P, True, 30), b.apcn(P, 40))
     ext = status_ext(cards)
-    assert ext["status"] == "not-tested" and ext["basis"] == []
+    assert ext["status"] == "indeterminate" and ext["basis"] == []  # never "not tested" with a result on file (6.11)
+    assert status_rule(cards) == "gc.status.her2-result-on-file"
     assert "defines no plasma (ctDNA) HER2 criterion" in cards[0]["detail"]
 
 
@@ -162,7 +163,7 @@ def test_toga_ratio_edges_and_the_low_ihc_exception(client, score, ratio, status
     (lambda: [b.ihc(P, "0")], "gc.status.negative"),
     (lambda: [b.ish(P, 3.0)], "gc.status.ish-without-ihc"),
     (lambda: [b.local_value(P, "ctdna-fraction", 5, unit="mg")], "gc.status.ish-without-ihc"),
-    (lambda: [b.erbb2_cn(P, True, 30)], "gc.status.not-tested"),
+    (lambda: [b.erbb2_cn(P, True, 30)], "gc.status.her2-result-on-file"),
     (lambda: [], "gc.status.not-tested"),
 ])
 def test_status_ladder_rule(client, make, rule_id):

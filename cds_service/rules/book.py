@@ -50,8 +50,9 @@ RULE_LISTS: dict[tuple[str, str], str] = {
     ("testing", "rules"): "test",
     ("testing", "order_rules"): "order-test",
     ("testing", "settling"): "settling-test",
+    ("testing", "laboratory"): "lab-request",
 }
-TEMPLATE_KEYS = ("text", "detail")
+TEMPLATE_KEYS = ("text", "detail", "ask", "why")
 
 
 def scope_of(rule_id: str) -> str:
@@ -124,6 +125,7 @@ class RuleBook:
             her2 = trial["her2"]
             trial["arms"] = sets[her2["ref"]]["arms"] if her2.get("ref") in sets else her2.get("arms") or []
         self.drug_classes: dict[str, set[str]] = {d["id"]: set(d["classes"]) for d in raw["drugs"]["drugs"]}
+        self.suggestions: dict[str, dict] = {s["id"]: s for s in raw["testing"]["suggestions"]}
         self.problems += self._check()
 
     # ------------------------------------------------------------ lists
@@ -184,12 +186,15 @@ class RuleBook:
             ladder = self.lists[(name, "status")]
             if not ladder or ladder[-1].get("when"):
                 problems.append(f"{name}: the status ladder must end with a rule without a condition (it always holds)")
-        suggestions = {s["id"] for s in self.raw["testing"]["suggestions"]}
         for key in ("rules", "order_rules"):
             for rule in self.lists[("testing", key)]:
-                if rule["suggestion"] not in suggestions:
+                if rule["suggestion"] not in self.suggestions:
                     problems.append(f"testing: {rule['id']} names unknown suggestion {rule['suggestion']}")
         tests = self.raw["testing"]["tests"]
+        from ..facts import LACKS  # the fact layer imports the knowledge, hence here
+
+        for rule in self.lists[("testing", "laboratory")]:
+            problems += [f"testing: {rule['id']} names unknown lacks {x}" for x in rule.get("lacks") or [] if x not in LACKS]
         for rule in self.lists[("testing", "settling")]:
             problems += [f"testing: {rule['id']} names unknown test {t}" for t in rule["tests"] if t not in tests]
         therapy_ids = {t["id"] for t in self.lists[("therapies", "therapies")]}

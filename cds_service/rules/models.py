@@ -290,6 +290,8 @@ class Suggestion(Model):
     id: str
     title: str
     tests: list[str]
+    laboratory: bool = Field(False, description="asks the laboratory for the missing values (a draft CommunicationRequest "
+                                                "per result) instead of ordering a test")
     reason: str
     sources: list[Source]
 
@@ -303,7 +305,21 @@ class SuggestionRule(Rule):
 class SettlingRule(Rule):
     when: Condition | None = None
     tests: list[str]
+    laboratory: bool = Field(False, description="the warning also asks the laboratory (lab-request rules)")
     reason: str
+
+
+UnscoredKind = Literal["ihc", "ish", "interpretation", "report", "ngs"]
+
+
+class LabRequestRule(Rule):
+    """What to ask the laboratory for an unscored HER2 result of these kinds (a result on file is completed, not repeated)."""
+
+    results: list[UnscoredKind]
+    lacks: list[str] | None = Field(None, description="only results lacking one of these (facts.LACKS keys)")
+    when: Condition | None = None
+    ask: Template
+    why: Template
 
 
 class HER2TestsFile(Model):
@@ -312,6 +328,7 @@ class HER2TestsFile(Model):
     rules: list[SuggestionRule]
     order_rules: list[SuggestionRule]
     settling: list[SettlingRule]
+    laboratory: list[LabRequestRule]
 
 
 # ---------------------------------------------------------------- drugs and sources

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..facts import Facts
+    from ..facts import Facts, UnscoredResult
 
 
 RESULT_KINDS = ("ihc", "ish", "ngs_tissue", "qpcr", "ngs_plasma", "apcn", "ctdna_fraction")
@@ -32,6 +32,10 @@ VOCABULARY: dict[str, str] = {
     "ctdna_fraction": "most recent ctDNA fraction, %",
     "result_kinds": f"kinds of HER2 result on file: {', '.join(RESULT_KINDS)}",
     "unusable_results": "number of HER2/RAS results on file that could not be used",
+    "her2_on_file": "a HER2 result is on file, scored or not (such a patient is never reported as untested)",
+    "ihc_on_file": "an IHC result is on file, scored or not (the laboratory's interpretation or a HER2 report counts)",
+    "ish_on_file": "an ISH result is on file, with a ratio, copies only or unscored (an interpretation or report counts)",
+    "lab_requests": "what the laboratory is asked for: the lab-request rules that hold for the unscored results",
     "not_used_reasons": "why HER2-related results on file are no criterion (codes.yaml not_used_reasons), e.g. erbb2-sequence-variant",
     "observations_available": "the HER2 results could be read from the EHR",
     "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
@@ -61,20 +65,38 @@ NAMESPACES: dict[str, str] = {
     "in_use": "<drug class>: drugs of that class in all draft orders or active in the history",
     "draft_orders": "<drug class> or systemic: texts of the draft orders of that class",
     "trial": "the trial being matched: line, given_in_source, note",
+    "unscored": "HER2 results on file without a usable score, ratio, specimen or value that no later scored result "
+                "replaces: kinds (ihc, ish, interpretation, report, ngs); per kind (unscored.ihc ...) the laboratory's "
+                "calls of those results ('not given' when none); calls (the calls given on tissue results); names",
     "therapy": "the therapy being named: title, regimen ...",
 }
 # How a card names a fact that is not on file (a criterion or trial that cannot be applied says why).
+# Worded for the value, not the result: a result on file without its value is never called missing
+# (clinical decision 6.11); the status card names such a result beside the criteria.
 MISSING_TEXT: dict[str, str] = {
-    "ihc_score": "no HER2 IHC result",
+    "ihc_score": "no HER2 IHC score",
     "ihc_percent_cells": "% of stained cells not reported",
     "ihc_specimen": "specimen type not recorded",
-    "ish_ratio": "no ISH result",
+    "ish_ratio": "no ISH ratio",
     "ish_copies_per_cell": "HER2 copies per cell not reported",
     "ish_percent_cells_amplified": "% of cells amplified not reported",
-    "plasma_erbb2_amplified": "no plasma (ctDNA) ERBB2 result",
-    "tissue_ngs_amplified": "no tissue NGS ERBB2 result",
+    "plasma_erbb2_amplified": "no ERBB2 result known to be from plasma (ctDNA)",
+    "tissue_ngs_amplified": "no ERBB2 result known to be from tissue NGS",
 }
 LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
+
+
+# An unscored result is replaced by a scored result of these kinds reported after it (the most recent
+# result of each kind is the one used, clinical-rules section 4). The laboratory's interpretation and a
+# HER2 report rest on the IHC (the primary test, clinical decision 6.2): a later IHC replaces them.
+REPLACED_BY: dict[str, tuple[str, ...]] = {"ihc": ("ihc",), "ish": ("ish",), "interpretation": ("ihc",), "report": ("ihc",),
+                                           "ngs": ("ngs_tissue", "ngs_plasma", "qpcr")}
+UNSCORED_TISSUE = ("ihc", "ish", "interpretation", "report")
+# Unscored results that count as an IHC / ISH on file (an interpretation or report may rest on either).
+ON_FILE_AS = {"ihc": ("ihc", "interpretation", "report"), "ish": ("ish", "interpretation", "report")}
+NO_CALL = "not given"
+UNSCORED_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 interpretation", "report": "HER2 report",
+                  "ngs": "ERBB2 NGS"}
 
 
 def known(name: str) -> bool:
@@ -94,6 +116,30 @@ def tissue_results(view: dict[str, Any]) -> str:
     if view.get("ish_ratio") is not None:
         parts.append(f"ISH ratio {view['ish_ratio']:g}")
     return ", ".join(parts)
+
+
+def _recency(when: datetime | None) -> float:
+    return when.timestamp() if when else float("-inf")  # an undated result is the oldest
+
+
+def open_unscored(facts: Facts) -> list[UnscoredResult]:
+    """The unscored results that no scored result of a kind replacing them was reported after, most
+    recent first: the ones whose missing value is still to be asked for."""
+    return [u for u in facts.unscored_of()
+            if not any(_recency(r.when) > _recency(u.when) for kind in REPLACED_BY[u.kind] for r in facts.results.get(kind) or [])]
+
+
+def unscored_name(u: UnscoredResult) -> str:
+    """An unscored result in words: kind, date and what it lacks (never its record id)."""
+    return f"{UNSCORED_LABEL[u.kind]} of {date_text(u.when)} ({u.lacks_text})"
+
+
+def unscored_facts(items: list[UnscoredResult]) -> dict[str, Any]:
+    """The `unscored.*` facts of the open unscored results."""
+    per_kind = {kind: [u.interpretation or NO_CALL for u in items if u.kind == kind] for kind in REPLACED_BY}
+    calls = [u.interpretation for u in items if u.kind in UNSCORED_TISSUE and u.interpretation]
+    return {"kinds": list(dict.fromkeys(u.kind for u in items)), **per_kind, "calls": list(dict.fromkeys(calls)),
+            "names": [unscored_name(u) for u in items]}
 
 
 def _value(facts: Facts, kind: str, key: str) -> Any:
@@ -123,6 +169,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "ctdna_fraction": _value(facts, "ctdna_fraction", "percent"),
         "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
         "unusable_results": facts.unusable_results,
+        "her2_on_file": facts.her2_on_file,
         "not_used_reasons": sorted({n.reason for n in facts.not_used}),
         "observations_available": facts.observations_available,
         "metastatic": facts.metastatic,
@@ -133,4 +180,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "plasma_variant_genes": sorted({v.gene for v in facts.variants if v.present and v.origin == "plasma"}),
     }
     view["tissue_results"] = tissue_results(view)
+    view["unscored"] = unscored_facts(open_unscored(facts))
+    view["ihc_on_file"] = ihc is not None or any(u.kind in ON_FILE_AS["ihc"] for u in facts.unscored)
+    view["ish_on_file"] = facts.latest("ish") is not None or any(u.kind in ON_FILE_AS["ish"] for u in facts.unscored)
     return view
