@@ -55,7 +55,7 @@ COMBINATORS = {"all", "any", "not", "rule", "unknown", "undecided"}
 ANNOTATIONS = {"label", "source", "sources"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """A condition's result: which arm met, caveats (if_missing: met), what is missing, rules used."""
 
@@ -102,9 +102,12 @@ def check_fact(name: str, value: Any, spec: Mapping[str, Any]) -> Outcome:
 
 def all_of(parts: list[Outcome]) -> Outcome:
     """Met when every part is; not met as soon as one is not (whatever is unknown); else unknown."""
-    if any(part.result == NOT_MET for part in parts):
-        return Outcome(NOT_MET)
-    unknown = [part for part in parts if part.result == UNKNOWN]
+    unknown = []
+    for part in parts:  # a loop, not any() and a comprehension: this runs for every condition of every rule
+        if part.result == NOT_MET:
+            return Outcome(NOT_MET)
+        if part.result == UNKNOWN:
+            unknown.append(part)
     if unknown:
         return Outcome(UNKNOWN, missing=[m for part in unknown for m in part.missing])
     return Outcome(MET, arm=next((part.arm for part in parts if part.arm), None),
