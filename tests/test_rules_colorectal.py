@@ -945,3 +945,22 @@ def test_m4_copy_number_line_states_both_groups_and_the_unassessed_condition(cli
     assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS {figures}" in line
     assert "without concurrent oncogenic alterations (not assessed here)" in line
     assert "with no concurrent oncogenic alteration)" not in line
+
+
+@pytest.mark.parametrize("results, discordant, status", [
+    # P2 (decision 6.27): IHC 3+ with ISH below 2.0 (TRIUMPH Table 1: "IHC3+ or FISH-positive (HER2/CEP17 ratio ≥ 2.0)")
+    # is named in the headline; the status is unchanged (the IHC result meets the criteria listed as met)
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 1.2)], True, "positive"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 1.99)], True, "positive"),
+    ([b.ihc(P, "3+"), b.ish(P, 1.2)], True, "positive"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 2.0)], False, "positive"),  # twin: amplified
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy")], False, "positive"),  # twin: no ISH
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.2)], False, "low"),  # twin: IHC 2+ settled by ISH
+])
+def test_p2_ihc3_with_ish_not_amplified_is_discordant_in_the_headline(client, results, discordant, status):
+    cards = run(client, *results)
+    ids = status_rules(cards)
+    assert status_ext(cards)["status"] == status
+    assert ("crc.contradiction.ihc3-ish-negative" in ids) is discordant
+    assert ("common.headline.discordant" in ids) is discordant
+    assert cards[0]["summary"].startswith("HER2-positive (colorectal), discordant (IHC 3+, ISH not amplified)") is discordant
