@@ -964,3 +964,17 @@ def test_p2_ihc3_with_ish_not_amplified_is_discordant_in_the_headline(client, re
     assert ("crc.contradiction.ihc3-ish-negative" in ids) is discordant
     assert ("common.headline.discordant" in ids) is discordant
     assert cards[0]["summary"].startswith("HER2-positive (colorectal), discordant (IHC 3+, ISH not amplified)") is discordant
+
+
+@pytest.mark.parametrize("results, met_by", [
+    # N4 (decision 6.28): NCT05350917's population is the title's "HER2-positive or Mutated" (Table 3): the line
+    # names HER2-positive with its criteria, never "not given in the source ... any HER2-expressing tumour"
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "HER2-positive (TRIUMPH tissue)"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy")], "HER2-positive (HERACLES, TRIUMPH tissue, harmonized 10% criterion)"),
+    (_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)), "HER2-positive (TRIUMPH blood)"),
+])
+def test_n4_nct05350917_line_names_its_title_population(client, results, met_by):
+    [card] = by_topic(run(client, *results, history=[b.medication(P, "FOLFOX")]), "her2-trials")
+    [line] = [x for x in card["detail"].split("\n") if "**NCT05350917**" in x]
+    assert f"HER2 criterion: HER2-positive or mutated (the title; Table 3 gives no HER2 column) — met by {met_by}." in line
+    assert "not given in the source" not in line and "any HER2-expressing" not in line

@@ -88,6 +88,7 @@ def _templates(rule: Mapping[str, Any]) -> Iterator[Template]:
             yield from value  # a list of lines, each a template
         elif value is not None:
             yield value
+    yield from (arm["label"] for arm in rule.get("arms") or [] if isinstance(arm, Mapping) and arm.get("label"))
 
 
 class RuleBook:
