@@ -37,7 +37,7 @@ M = [
  ("cards/evidence-notes.yaml", "gc.note.plasma-reassess-after-trastuzumab", ", history_drugs: {contains: trastuzumab}", ""),
  ("cards/testing.yaml", "crc.test.reflex-ish", "suggestion: reflex-ish-crc", "suggestion: reflex-ish"),
  ("cards/testing.yaml", "crc.test.ihc-after-ish", "suggestion: ihc-after-ish-crc", "suggestion: ihc-after-ish"),
- ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-tissue-ngs", "figures for patients without concurrent oncogenic alterations (not assessed here)", "with no concurrent oncogenic alteration"),
+ ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-tissue-ngs", "and no concurrent oncogenic alterations vs all others (alterations not assessed here)", "with no concurrent oncogenic alteration"),
  ("cards/therapies.yaml", "crc.therapy-gap.plasma-only", "the only ctDNA-selected cohort in the source is TRIUMPH's", "its evidence is from tissue-positive patients"),
  ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = rule["code"], []'),
  ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = None, safety'),

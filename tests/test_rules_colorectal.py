@@ -934,17 +934,30 @@ def test_m9_triumph_tissue_for_ihc_0_or_1_alone_is_not_met(client, results, triu
     assert outcome(run(client, *results), "TRIUMPH-tissue") == triumph
 
 
-@pytest.mark.parametrize("value, cut, group, figures", [
-    # M4: CRC Table 2: TRIUMPH tissue NGS CN >= 68.7, PFS 6.2 vs 2.2 months (HR 0.28)
-    (68.69, "< 68.7", "lower", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
-    (68.7, "≥ 68.7", "higher", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+@pytest.mark.parametrize("value, cut, group", [
+    # M4, N5 (decision 6.29): CRC §5: "median in those with versus those without favorable factors, tissue-based,
+    # 6.2 versus 2.2 months HR = 0.28": the favourable group is CN above the cut-off AND no concurrent alteration
+    (68.69, "< 68.7", "lower"),
+    (68.7, "≥ 68.7", "higher"),
 ])
-def test_m4_copy_number_line_states_both_groups_and_the_unassessed_condition(client, value, cut, group, figures):
+def test_m4_n5_copy_number_line_states_the_groups_as_the_seed_does(client, value, cut, group):
     cards = run(client, b.ihc(P, "3+", 60), b.erbb2_cn(P, True, value, origin="tissue"))
     [line] = [x for x in cards[0]["detail"].splitlines() if "tissue HER2 copy number by NGS" in x]
-    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS {figures}" in line
-    assert "without concurrent oncogenic alterations (not assessed here)" in line
-    assert "with no concurrent oncogenic alteration)" not in line
+    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS 6.2 vs 2.2 months (HR 0.28) for patients with copy number " \
+           "above the cut-off and no concurrent oncogenic alterations vs all others (alterations not assessed here)" in line
+    assert "at or above vs 2.2 months below" not in line
+
+
+@pytest.mark.parametrize("apcn, cut, group", [
+    # N5: CRC §5 "ctDNA-based: 5.6 versus 1.6 months, HR = 0.14" (Table 2: ApCN >= 16.7)
+    (16.69, "< 16.7", "lower"),
+    (16.7, "≥ 16.7", "higher"),
+])
+def test_n5_plasma_apcn_line_states_the_groups_as_the_seed_does(client, apcn, cut, group):
+    cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)), b.apcn(P, apcn))
+    [line] = [x for x in cards[0]["detail"].splitlines() if "(TRIUMPH:" in x and "ApCN" in x]
+    assert f"{apcn:g} {cut} (TRIUMPH: {group} group; median PFS 5.6 vs 1.6 months (HR 0.14) for patients with ApCN above " \
+           "the cut-off and no concurrent oncogenic alterations vs all others (alterations not assessed here)" in line
 
 
 @pytest.mark.parametrize("results, discordant, status", [
@@ -978,3 +991,13 @@ def test_n4_nct05350917_line_names_its_title_population(client, results, met_by)
     [line] = [x for x in card["detail"].split("\n") if "**NCT05350917**" in x]
     assert f"HER2 criterion: HER2-positive or mutated (the title; Table 3 gives no HER2 column) — met by {met_by}." in line
     assert "not given in the source" not in line and "any HER2-expressing" not in line
+
+
+@pytest.mark.parametrize("result, shown", [
+    # N5: a result line names the copy number once
+    (lambda: b.local_value(P, "erbb2-cn-qpcr", 12, origin="tissue"), "- Tissue qPCR: ERBB2 copy number 12 — "),
+    (lambda: b.erbb2_cn(P, True, 70, origin="tissue"), "- Tissue NGS: ERBB2 amplified, copy number 70 — "),  # twin: a call and a value
+])
+def test_n5_result_line_names_the_copy_number_once(client, result, shown):
+    detail = run(client, b.ihc(P, "3+", 90, specimen="Colon biopsy"), result())[0]["detail"]
+    assert shown in detail and "copy number, copy number" not in detail
