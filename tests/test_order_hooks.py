@@ -723,6 +723,19 @@ def test_n2_lone_her2_agent_one_warning_by_status(client, results, status_positi
     assert any(LONE in rules(w) for w in warnings(cards)) is status_positive
 
 
+def test_n3_single_agent_card_names_every_partner_the_rule_accepts(client):
+    # N3 (decision 6.30): the partners of decision 6.12, pyrotinib and neratinib included (CRC review §4:
+    # "TKIs including lapatinib, pyrotinib, neratinib, and tucatinib"), rendered from the rule's own lists
+    w = of_code(run(client, "order-sign", crc_positive(history=(FOLFOX,)), [b.draft_order(P, "Herceptin", mid="t")]),
+                "trastuzumab-single-agent-crc")
+    assert "trastuzumab with one of: pertuzumab, lapatinib, tucatinib, pyrotinib, neratinib;" in w["detail"]
+    assert "pertuzumab with one of: lapatinib, trastuzumab emtansine)" in w["detail"]
+    for partner in ("pyrotinib", "neratinib"):  # each named partner silences the warning (twin)
+        cards = run(client, "order-sign", crc_positive(history=(FOLFOX,)),
+                    [b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, partner, mid="p")])
+        assert "trastuzumab-single-agent-crc" not in codes(cards)
+
+
 def test_s1_lone_tki_in_gastric_cancer_is_not_this_warning(client):
     cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "3+")], [b.draft_order(P, "Tukysa", mid="tu")])
     assert "trastuzumab-single-agent-crc" not in codes(cards)

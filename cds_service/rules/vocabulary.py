@@ -70,6 +70,7 @@ NAMESPACES: dict[str, str] = {
                 "replaces: kinds (ihc, ish, interpretation, report, ngs); per kind (unscored.ihc ...) the laboratory's "
                 "calls of those results ('not given' when none); calls (the calls given on tissue results); names",
     "therapy": "the therapy being named: title, regimen ...",
+    "params": "the warning rule's own lists (warnings.yaml `params`), for its text",
 }
 # How a card names a fact that is not on file (a criterion or trial that cannot be applied says why).
 # Worded for the value, not the result: a result on file without its value is never called missing
