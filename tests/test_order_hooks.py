@@ -842,6 +842,9 @@ def test_n1_plasma_only_regimen_cites_its_own_trial(client, orders, history, tri
     ([b.draft_order(P, "Tukysa", mid="tu")], (b.medication(P, "trastuzumab", "224905", status="completed"),),
      ["trastuzumab-single-agent-crc"]),
     ([b.draft_order(P, "Kadcyla", mid="k")], (b.medication(P, "pertuzumab", "1298944", status="completed"),), []),
+    # pertuzumab ordered beside an active trastuzumab + lapatinib forms TRIUMPH's regimen, not HERACLES's
+    ([b.draft_order(P, "Perjeta", mid="p")], (b.medication(P, "trastuzumab", "224905", status="active"),
+                                              b.medication(P, "lapatinib", "480167", status="active")), []),
     # twins: the partner active or ordered forms the regimen
     ([b.draft_order(P, "Kadcyla", mid="k")], (b.medication(P, "pertuzumab", "1298944", status="active"),),
      ["her2-regimen-outside-evidence"]),
