@@ -700,12 +700,16 @@ def test_6_6_trial_population_her2_positive_or_mutated(client, results, offered)
     ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20, date="2022-01-01"), b.erbb2_cn(P, False, date="2024-06-01")], True, "negative"),
 ])
 def test_6_7_discordance_over_time_is_in_the_headline(client, results, discordant, status):
-    cards = run(client, *results)
+    _assert_discordant(run(client, *results), "common.contradiction.discordant-over-time", discordant, status, ", discordant")
+
+
+def _assert_discordant(cards, contradiction, discordant, status, headline):
+    """The status unchanged; the contradiction stated and named in the headline exactly when `discordant`."""
     ids = status_rules(cards)
     assert status_ext(cards)["status"] == status
-    assert ("common.contradiction.discordant-over-time" in ids) is discordant
+    assert (contradiction in ids) is discordant
     assert ("common.headline.discordant" in ids) is discordant
-    assert (", discordant" in cards[0]["summary"]) is discordant
+    assert (headline in cards[0]["summary"]) is discordant
 
 
 def test_6_7_discordant_detail_names_both_results_with_dates(client):
@@ -971,12 +975,8 @@ def test_n5_plasma_apcn_line_states_the_groups_as_the_seed_does(client, apcn, cu
     ([b.ihc(P, "2+", 60), b.ish(P, 1.2)], False, "low"),  # twin: IHC 2+ settled by ISH
 ])
 def test_p2_ihc3_with_ish_not_amplified_is_discordant_in_the_headline(client, results, discordant, status):
-    cards = run(client, *results)
-    ids = status_rules(cards)
-    assert status_ext(cards)["status"] == status
-    assert ("crc.contradiction.ihc3-ish-negative" in ids) is discordant
-    assert ("common.headline.discordant" in ids) is discordant
-    assert cards[0]["summary"].startswith("HER2-positive (colorectal), discordant (IHC 3+, ISH not amplified)") is discordant
+    _assert_discordant(run(client, *results), "crc.contradiction.ihc3-ish-negative", discordant, status,
+                       "HER2-positive (colorectal), discordant (IHC 3+, ISH not amplified):")
 
 
 @pytest.mark.parametrize("results, met_by", [
