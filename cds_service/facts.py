@@ -81,6 +81,8 @@ LACKS = {
     "value": "no value",
     "amplification-contradicted": "reported present, but its copy number is at or below the normal (diploid) copy number, "
                                   "which contradicts amplification",
+    "amplification-not-stated": "a copy-number variant reported present, with neither an amplification (gain) code nor a "
+                                "copy number above the normal (diploid) 2: not known to be an amplification",
 }
 
 
@@ -626,7 +628,8 @@ class FactReader:
             if change_codes & set(self.codes["copy_number_loss_types"]):
                 self._not_used(facts, oid, when, test, None, "erbb2-copy-number-loss", value_text(obs), ctx)
                 return
-            if not (change_codes & set(self.codes["copy_number_change_types"]) or (change is None and copy_comp is not None)):
+            gain = bool(change_codes & set(self.codes["copy_number_gain_types"]))
+            if not (gain or change_codes & set(self.codes["copy_number_change_types"]) or (change is None and copy_comp is not None)):
                 self._not_used(facts, oid, when, test, None, "erbb2-sequence-variant", value_text(obs), ctx)
                 return
             if present is None:
@@ -637,9 +640,14 @@ class FactReader:
             cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number", copies_reader)
             if cn is not None:
                 values["copy_number"] = cn
-            if present and cn is not None and cn <= self.codes["neutral_copy_number"]["value"]:
-                self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", "amplification-contradicted",
-                                                     f"Present, copy number {cn:g}", None, spec.origin, spec.kind, ctx.grouped_in))
+            neutral = self.codes["neutral_copy_number"]["value"]
+            if present and (cn is None or cn <= neutral) and not (gain and cn is None):
+                # a gain at or below the diploid copy number contradicts itself; a copy-number variant
+                # (gain or loss) without a copy number above it is not known to be an amplification
+                lacks = "amplification-contradicted" if gain else "amplification-not-stated"
+                reported = "Present" + (f", copy number {cn:g}" if cn is not None else ", no copy number")
+                self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", lacks,
+                                                     reported, None, spec.origin, spec.kind, ctx.grouped_in))
                 return
             method_text = " ".join(concept_texts(obs.get("method"))).lower()
             if any(w in method_text for w in self.codes["specimen"]["qpcr_words"]):

@@ -254,7 +254,7 @@ def test_genomic_result_of_unknown_origin_is_not_used(client):
     assert status_ext(cards)["status"] == "indeterminate"
     assert "no specimen type (tissue or plasma)" in cards[0]["detail"]  # named on file, never "no plasma result"
     assert "no plasma (ctDNA) ERBB2 result" not in cards[0]["detail"]
-    assert "common.lab-request.ngs-specimen" in rules(by_topic(cards, "her2-testing")[0])
+    assert "crc.lab-request.ngs-specimen" in rules(by_topic(cards, "her2-testing")[0])
 
 
 @pytest.mark.parametrize("value", [{"valueString": "score 3+"}, {"valueInteger": 3}, {"valueCodeableConcept": {"text": "3+"}}])

@@ -64,7 +64,7 @@ def lab_requests(cards):
 # ---------------------------------------------------------------- every HER2 shape of mCODE and the IG
 
 POS, NEG, PRESENT, ABSENT = ("LA6576-8", "Positive"), ("LA6577-6", "Negative"), ("LA9633-4", "Present"), ("LA9634-2", "Absent")
-ERBB2_CNV = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation"))
+ERBB2_GAIN = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001742", "copy_number_gain"))
 GERMLINE = b.component(LOINC, "48002-0", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
 ERBB2_SUBSTITUTION = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:1000002", "substitution"))
 ERBB2_GENE = b.component(LOINC, "48018-6", valueCodeableConcept=b.cc("http://www.genenames.org", "HGNC:3430", "ERBB2"))
@@ -72,7 +72,7 @@ ERBB2_GENE = b.component(LOINC, "48018-6", valueCodeableConcept=b.cc("http://www
 
 def plas_cnv():
     spec = b.specimen(P, V2, "PLAS", sid="plas")  # v2-0487 code only, no display
-    return [spec, b.gr_variant(P, "ERBB2", True, specimen=b.ref(spec), extra=(ERBB2_CNV,), oid="x")]
+    return [spec, b.gr_variant(P, "ERBB2", True, specimen=b.ref(spec), extra=(ERBB2_GAIN,), oid="x")]
 
 
 # Each shape, alone on file: what the laboratory sent -> on the cards.
@@ -117,15 +117,15 @@ SHAPES = {
                                              valueCodeableConcept=b.loinc(*PRESENT), component=[ERBB2_GENE])],
                                 "no 0/1+/2+/3+ score", ("crc.lab-request.ihc-score", "gc.lab-request.ihc-score"), None),
     "IG ERBB2 CNV on PLAS": (plas_cnv, "Plasma (ctDNA) NGS: ERBB2 amplified", None, None),
-    "IG ERBB2 CNV germline": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Plasma", extra=(ERBB2_CNV, GERMLINE), oid="x")],
+    "IG ERBB2 CNV germline": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Plasma", extra=(ERBB2_GAIN, GERMLINE), oid="x")],
                               None, None, "a germline (inherited) result is not a tumour result"),
     "IG ERBB2 sequence variant": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Tissue", extra=(ERBB2_SUBSTITUTION,), oid="x")],
                                   None, None, "an ERBB2 sequence variant is not an amplification"),
-    "IG ERBB2 CNV without specimen": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="sample 7", extra=(ERBB2_CNV,), oid="x")],
+    "IG ERBB2 CNV without specimen": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="sample 7", extra=(ERBB2_GAIN,), oid="x")],
                                       "no specimen type (tissue or plasma)",
-                                      ("common.lab-request.ngs-specimen", "common.lab-request.ngs-specimen"), None),
-    "IG ERBB2 CNV without value": (lambda: [b.gr_variant(P, "ERBB2", None, specimen="Plasma", extra=(ERBB2_CNV,), oid="x")],
-                                   "no value", ("common.lab-request.ngs-value", "common.lab-request.ngs-value"), None),
+                                      ("crc.lab-request.ngs-specimen", "gc.lab-request.ngs-specimen"), None),
+    "IG ERBB2 CNV without value": (lambda: [b.gr_variant(P, "ERBB2", None, specimen="Plasma", extra=(ERBB2_GAIN,), oid="x")],
+                                   "no value", ("crc.lab-request.ngs-value", "gc.lab-request.ngs-value"), None),
     # values the laboratory sent that cannot be scored
     "ratio with unknown unit": (lambda: [obs("49683-6", "ERBB2/CEP17", oid="x", valueQuantity={"value": 2.3, "unit": "mg"})],
                                 "ratio without a usable unit", ("crc.lab-request.ish-ratio", "gc.lab-request.ish-ratio"), None),
@@ -353,7 +353,7 @@ def test_no_call_is_ever_positive(client, tumour):
     ("crc", lambda: [INTERPRETATION(NEG), b.ish(P, 1.5, date="2024-05-01")], "indeterminate", {"crc.lab-request.call-without-score"},
      False),
     # an NGS result without specimen is replaced by a later plasma NGS
-    ("crc", lambda: [b.gr_variant(P, "ERBB2", True, date="2024-01-01", specimen="sample 7", extra=(ERBB2_CNV,), oid="x"),
+    ("crc", lambda: [b.gr_variant(P, "ERBB2", True, date="2024-01-01", specimen="sample 7", extra=(ERBB2_GAIN,), oid="x"),
                      b.erbb2_cn(P, False, date="2024-05-01"), b.ihc(P, "0")], "negative", set(), True),
 ])
 def test_a_later_scored_result_of_the_kind_replaces_one_without_value(client, tumour, results, status, lab, replaced):
@@ -583,9 +583,9 @@ def test_erbb2_present_with_a_diploid_copy_number_asks_the_laboratory(client, co
 
     cards = call(client, fixture_with(copies))[1]["cards"]
     assert status_ext(cards)["status"] != "positive"
-    assert lab_requests(cards) == {"common.lab-request.ngs-contradicted"}
+    assert lab_requests(cards) == {"crc.lab-request.ngs-amplification"}
     [ask] = created(cards, "CommunicationRequest")
-    assert "whether ERBB2 is amplified" in ask["payload"][0]["contentString"]
+    assert "is an amplification" in ask["payload"][0]["contentString"]
     assert suggested_by(cards) == ["common.test.ask-laboratory", "crc.test.tissue-test"]  # as for an NGS without value
     assert "is not usable as reported" in cards[0]["detail"] and "no plasma (ctDNA) ERBB2 result" not in cards[0]["detail"]
 
