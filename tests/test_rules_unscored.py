@@ -405,8 +405,11 @@ def test_unscored_facts_for_the_rules(knowledge):
     assert facts["kinds"] == ["ish", "interpretation", "ngs"]
     assert facts["ish"] == ["positive", "not given"] and facts["ihc"] == [] and facts["ngs"] == ["negative"]
     assert facts["calls"] == ["positive"]  # given calls on tissue results, once each
-    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (no HER2/CEP17 ratio)"  # no record id (decision 6.10)
-    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (no specimen type (tissue or plasma))"
+    # no record id (decision 6.10); the laboratory's call named with the result (review of 6.11, item 9)
+    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (the laboratory's call: positive; no HER2/CEP17 ratio)"
+    assert facts["names"][1] == "HER2 ISH of 2024-03-01 (no HER2/CEP17 ratio)"
+    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (the laboratory's call: negative; no specimen type (tissue or plasma))"
+    assert facts["called"] == {"positive": ["HER2 ISH 2024-03-02", "HER2 interpretation 2024-03-01"]}
     view = patient_facts(Facts(unscored=items[2:3]), "gastric", knowledge.rules.classes_of)
     assert (view["ihc_on_file"], view["ish_on_file"], view["her2_on_file"]) == (True, True, True)
     view = patient_facts(Facts(unscored=items[:1]), "gastric", knowledge.rules.classes_of)
