@@ -14,7 +14,7 @@ from .facts import Facts, NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.book import Evaluation, RuleBook
 from .rules.conditions import MET, NOT_MET, UNKNOWN, Outcome
-from .rules.vocabulary import RESULT_KINDS, open_unscored, patient_facts
+from .rules.vocabulary import NOT_TESTED_WITH_RESULTS, RESULT_KINDS, open_unscored, patient_facts
 from .trial_registry import OPEN_STATUSES
 
 BASIS_ORDER = ("tissue", "plasma")
@@ -137,6 +137,8 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     assert status_rule is not None  # the ladder ends with a rule that always holds (checked at load)
     view["status"] = status_rule["status"]
     view["status_text"] = status_rule["status"].replace("-", " ")
+    if view["status"] == "not-tested" and facts.not_used:  # other HER2 results are on file (decision 6.11)
+        view["status_text"] = NOT_TESTED_WITH_RESULTS
     results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
                    evaluation=ev, overlay=overlay, unscored=facts.unscored_of(), open_unscored=open_unscored(facts),

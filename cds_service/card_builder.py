@@ -8,7 +8,7 @@ from .assessment import Assessment, LabRequest, TestDue, TherapyOption
 from .facts import NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.conditions import MET, NOT_MET
-from .rules.vocabulary import UNSCORED_LABEL
+from .rules.vocabulary import NOT_TESTED_WITH_RESULTS, UNSCORED_LABEL, not_used_name
 from .rules.vocabulary import date_text as _date
 
 TOPIC_SYSTEM = "urn:her2-cds:topic"
@@ -143,17 +143,18 @@ class CardBuilder:
             summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])
         elif a.unscored:
             summary += ": " + describe_unscored(a.unscored[0])
-        elif a.not_used:
-            summary = (f"HER2 not tested by IHC, ISH or NGS ({TUMOUR_LABEL[a.tumour_type]}): "
-                       f"{len(a.not_used)} HER2 result(s) on file not used ({a.not_used[0].test})")
+        elif a.not_used:  # never "not tested" with a HER2 result on file (6.11): every one is named
+            summary = (f"No tumour HER2 test usable for the criteria ({TUMOUR_LABEL[a.tumour_type]}); on file, not used: "
+                       + ", ".join(not_used_name(n) for n in a.not_used))
         elif a.missing:
             summary += f": {a.missing[0]}"
-        lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"
+        label = NOT_TESTED_WITH_RESULTS if a.status == "not-tested" and a.not_used else STATUS_LABEL[a.status]
+        lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {label}**"
                  + (f" (basis: {', '.join(a.basis)})" if a.basis else "")]
         if both_types:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
-        none = "- none with a usable score or ratio (see below)" if a.unscored else "- none on file"
+        none = "- none with a usable score or ratio (see below)" if a.unscored or a.not_used else "- none on file"
         lines += [f"- {describe(kind, r)} — {_date(r.when)}" for kind, r in a.results] or [none]
         if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
             lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]

@@ -78,6 +78,7 @@ LACKS = {
     "specimen-serum": "serum specimen (the criteria use tissue or plasma)",
     "narrative": "narrative only (no structured result)",
     "members": "its grouped results were not received",
+    "immunoassay": "coded as a tissue immunoassay, not an IHC 0/1+/2+/3+ score",
     "value": "no value",
     "amplification-contradicted": "reported present, but its copy number is at or below the normal (diploid) copy number, "
                                   "which contradicts amplification",
@@ -90,8 +91,9 @@ LACKS = {
 class UnscoredResult:
     """A HER2 result on file that cannot be scored (clinical decision 6.11).
 
-    kind: ihc | ish | interpretation | ngs (specimen unknown, or a copy number contradicting
-    "Present") | report (a HER2 DiagnosticReport with no structured HER2 result). `lacks` is a key
+    kind: ihc | ish | interpretation | ngs (specimen unknown, or a copy number that does not show
+    amplification) | report (a HER2 DiagnosticReport with no structured HER2 result) | immunoassay (a
+    tissue immunoassay with the laboratory's call). `lacks` is a key
     of LACKS; `interpretation` is the laboratory's own call (positive | negative | equivocal |
     indeterminate) when it gave one.
     """
@@ -378,7 +380,12 @@ class FactReader:
         spec = self._origin(obs, parsed, ctx)
         if carries == "not_used" and entry["reason"] == "cep17-alone" and ctx.grouped_in:
             return  # part of a grouped ISH test: attached to its ratio in _attach_cep17
-        if carries == "not_used":
+        if carries == "not_used" and entry["reason"] == "tissue-immunoassay" and (call := self.interpreter.call(obs)):
+            # the laboratory's call on a tissue immunoassay: perhaps an IHC coded otherwise; asked, never scored
+            self._unscored(facts, UnscoredResult(
+                "immunoassay", oid, when, self._test_name(obs, entry), self._code_of(obs, entry), "immunoassay",
+                self._reported(obs), call, "tissue", spec.kind, ctx.grouped_in, self._derived(obs)))
+        elif carries == "not_used":
             self._not_used(facts, oid, when, self._test_name(obs, entry), entry, entry["reason"], value_text(obs), ctx)
         elif carries == "ihc":
             self._ihc(obs, obs, oid, when, spec, entry, facts, ctx)

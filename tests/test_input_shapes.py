@@ -74,8 +74,9 @@ MCODE_HER2 = {
                 ("not_used", "serum")),
     "72382-5": ("HER2 [Units/volume] in Tissue by Immunoassay", {"valueQuantity": {"value": 20, "unit": "IU/mL"}},
                 ("not_used", "tissue-immunoassay")),
+    # with the laboratory's call: perhaps an IHC under another code, asked (review of 6.11, item 4)
     "72383-3": ("HER2 [Presence] in Tissue by Immunoassay", {"valueCodeableConcept": b.loinc("LA6576-8", "Positive")},
-                ("not_used", "tissue-immunoassay")),
+                ("unscored", "immunoassay", "immunoassay", "positive")),
     "74861-6": ("Chromosome 17 copy number/nucleus in Tissue by FISH", {"valueQuantity": {"value": 2.0}}, ("not_used", "cep17-alone")),
 }
 

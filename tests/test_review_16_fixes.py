@@ -120,3 +120,75 @@ def test_2_a_newer_result_without_score_is_not_hidden_behind_an_older_positive(
     assert lab_requests(cards) == ({lab.format(p=prefix)} if lab else set())
     summary = cards[0]["summary"]
     assert all(words in summary for words in in_summary), summary
+
+
+# ---------------------------------------------------------------- 3. results on file that are no criterion
+
+def serum(date: str = "2024-03-01") -> dict:
+    return obs("32996-1", "HER2 [Mass/volume] in Serum", date, oid=f"serum-{date}", valueQuantity={"value": 25, "unit": "ng/mL"})
+
+
+def germline(date: str = "2024-03-02") -> dict:
+    source = b.component(LOINC, "48002-0", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
+    return b.gr_variant(P, "ERBB2", True, specimen="Blood", extra=(GAIN, copies(12), source), oid="germline", date=date)
+
+
+def immunoassay_units(date: str = "2024-03-03") -> dict:
+    return obs("72382-5", "HER2 [Units/volume] in Tissue by Immunoassay", date, oid="ia", valueQuantity={"value": 20, "unit": "IU/mL"})
+
+
+NOT_TESTED_WORDS = ("HER2 not tested", "not tested**", "no result")  # "No HER2 IHC or ISH" is true and lists them
+
+
+@pytest.mark.parametrize("tumour, results, named", [
+    ("gastric", lambda: [serum(), germline(), immunoassay_units()],
+     ["serum HER2 2024-03-01", "germline ERBB2 2024-03-02", "HER2 tissue immunoassay 2024-03-03"]),
+    ("crc", lambda: [serum()], ["serum HER2 2024-03-01"]),
+    ("gastric", lambda: [germline()], ["germline ERBB2 2024-03-02"]),
+])
+def test_3_results_that_are_no_criterion_are_all_named_never_not_tested(client, tumour, results, named):
+    cards = run(client, tumour, *results())
+    status = status_ext(cards)
+    assert status["status"] == "not-tested"  # the code: no criterion test on file; the words say what is
+    summary, testing = cards[0]["summary"], by_topic(cards, "her2-testing")
+    assert summary.startswith("No tumour HER2 test usable for the criteria")
+    assert named[0] in summary  # the summary (< 140 characters) starts the list, the testing card has every one
+    assert testing and all(name in testing[0]["detail"] for name in named)
+    for card in cards:
+        assert not any(words in card["summary"] + card["detail"] for words in NOT_TESTED_WORDS), card["summary"]
+
+
+def test_3_silent_twin_nothing_on_file_is_not_tested(client):
+    cards = run(client, "gastric")
+    assert cards[0]["summary"].startswith("HER2 not tested")
+    assert "On file but not usable" not in by_topic(cards, "her2-testing")[0]["detail"]
+
+
+# ---------------------------------------------------------------- 4. a tissue immunoassay with the laboratory's call
+
+def immunoassay_call(answer: tuple[str, str], date: str = "2024-02-01") -> dict:
+    return obs("72383-3", "HER2 [Presence] in Tissue by Immunoassay", date, oid="ia-call", valueCodeableConcept=b.loinc(*answer))
+
+
+@pytest.mark.parametrize("tumour, lab, hook, orders", [
+    ("crc", "crc.lab-request.immunoassay", "patient-view", None),
+    ("gastric", "gc.lab-request.immunoassay", "patient-view", None),
+    ("gastric", "gc.lab-request.immunoassay", "order-sign", [b.draft_order(P, "oxaliplatin", "32592", mid="ox")]),
+])
+def test_4_a_tissue_immunoassay_positive_is_shown_and_asked_not_retested(client, tumour, lab, hook, orders):
+    cards = run(client, tumour, immunoassay_call(POS), hook=hook, orders=orders)
+    status = status_ext(cards)
+    assert status["status"] == "indeterminate" and status["criteriaMet"] == []  # a call meets no criterion
+    assert "the laboratory's own call: **positive**" in cards[0]["detail"] and "2024-02-01" in cards[0]["detail"]
+    assert lab_requests(cards) == {lab}
+    assert created(cards, "ServiceRequest") == []  # the laboratory is asked, no new IHC/ISH ordered
+    [ask] = created(cards, "CommunicationRequest")
+    assert "immunohistochemistry" in ask["payload"][0]["contentString"]
+    for card in cards:  # integrator guidance stays in docs/input-codes.md
+        assert "18474-7" not in card["detail"] and "map IHC" not in card["detail"]
+
+
+def test_4_silent_twin_a_quantitative_tissue_immunoassay_stays_not_used(client):
+    cards = run(client, "gastric", immunoassay_units())
+    assert lab_requests(cards) == set() and "**On file, not used**" in cards[0]["detail"]
+    assert "map IHC results" not in cards[0]["detail"]

@@ -107,9 +107,11 @@ SHAPES = {
     "72382-5 tissue immunoassay": (lambda: [obs("72382-5", "HER2 [Units/volume] in Tissue", oid="x",
                                                 valueQuantity={"value": 20, "unit": "IU/mL"})],
                                    None, None, "a tissue immunoassay is not the IHC 0/1+/2+/3+ scoring"),
+    # the laboratory's call on a tissue immunoassay: perhaps an IHC under another code, asked (review of 6.11, item 4)
     "72383-3 tissue immunoassay": (lambda: [obs("72383-3", "HER2 [Presence] in Tissue by Immunoassay", oid="x",
                                                 valueCodeableConcept=b.loinc(*POS))],
-                                   None, None, "a tissue immunoassay is not the IHC 0/1+/2+/3+ scoring"),
+                                   "coded as a tissue immunoassay", ("crc.lab-request.immunoassay", "gc.lab-request.immunoassay"),
+                                   None),
     "74861-6 CEP17 alone": (lambda: [obs("74861-6", "CEP17 copies/nucleus", oid="x", valueQuantity={"value": 2.0})],
                             None, None, "a chromosome 17 count on its own is no HER2 criterion"),
     # Genomics Reporting IG HER2 examples and shapes
@@ -161,6 +163,7 @@ EXPECTED = {
         "96893-3 Positive": ("indeterminate", "crc.status.no-tissue-result",
                              ["common.test.ask-laboratory", "crc.test.ihc-after-ish-without-ratio"]),
         "48676-1 Negative": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
+        "72383-3 tissue immunoassay": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG immune stain Present": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG ERBB2 CNV on PLAS": ("indeterminate", "crc.status.no-tissue-result", ["crc.test.tissue-test"]),
         "IG ERBB2 CNV without specimen": ("indeterminate", "crc.status.no-tissue-result",
@@ -187,6 +190,7 @@ EXPECTED = {
         "85318-4 Absent": ("indeterminate", "gc.status.ish-without-ihc", ["common.test.ask-laboratory", "gc.test.ihc-after-ish"]),
         "96893-3 Positive": ("indeterminate", "gc.status.ish-without-ihc", ["common.test.ask-laboratory", "gc.test.ihc-after-ish"]),
         "48676-1 Negative": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
+        "72383-3 tissue immunoassay": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG immune stain Present": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG ERBB2 CNV on PLAS": ("indeterminate", "gc.status.her2-result-on-file", ["gc.test.her2-test"]),
         "IG ERBB2 CNV without specimen": ("indeterminate", "gc.status.ish-without-ihc",
@@ -496,7 +500,9 @@ def test_several_results_to_ask_for_make_one_card(client):
 
 def test_not_used_results_are_listed_and_the_summary_says_so(client):
     cards = run(client, "gastric", *SHAPES["42914-2 serum"][0]())
-    assert cards[0]["summary"].startswith("HER2 not tested by IHC, ISH or NGS (gastric/GEJ): 1 HER2 result(s) on file not used")
+    # never "not tested" with a HER2 result on file; each not-used result named by kind and date (review of 6.11, item 3)
+    assert cards[0]["summary"] == ("No tumour HER2 test usable for the criteria (gastric/GEJ); on file, not used: "
+                                   "serum HER2 2024-03-01")
     assert "**On file, not used**" in cards[0]["detail"]
 
 
@@ -597,24 +603,27 @@ def test_erbb2_present_with_a_diploid_copy_number_asks_the_laboratory(client, co
 
 # phrase -> the kinds on file that forbid it (any of them)
 ANY = {"ihc", "ish", "ngs_tissue", "ngs_plasma", "qpcr", "apcn", "ngs"}
+# any HER2 result on file, used or not ("not_used": serum, germline, tissue immunoassay ...): issue #16
+ON_FILE = ANY | {"not_used"}
 FORBIDDEN = {
-    r"not tested\b(?! by IHC, ISH or NGS)": ANY,
-    r"\bno result\b": ANY,
-    r"no HER2 result": ANY,
-    r"^- none on file$": ANY,
+    r"not tested\b(?! by IHC, ISH or NGS)": ON_FILE,
+    r"\bno result\b": ON_FILE,
+    r"no HER2 result": ON_FILE,
+    r"^- none on file$": ON_FILE,
     r"no HER2 IHC result|no IHC result|No HER2 IHC or ISH|No tissue HER2 IHC or ISH": {"ihc"},
     r"no ISH result|No HER2 IHC or ISH|No tissue HER2 IHC or ISH": {"ish"},
     r"No tissue HER2 result": {"ihc", "ish", "ngs_tissue", "qpcr"},
     r"no plasma \(ctDNA\) ERBB2 result": {"ngs_plasma", "ngs"},
 }
-COVERS = {"ihc": {"ihc"}, "ish": {"ish"}, "interpretation": {"ihc", "ish"}, "report": {"ihc", "ish"}, "ngs": {"ngs"}}
+COVERS = {"ihc": {"ihc"}, "ish": {"ish"}, "interpretation": {"ihc", "ish"}, "report": {"ihc", "ish"}, "immunoassay": {"ihc"},
+          "ngs": {"ngs"}}
 
 
 def kinds_on_file(reader: FactReader, req: dict) -> set[str]:
     """What is on file, from the fact layer (tested on its own in test_input_shapes.py)."""
     facts = reader.read(parse_resources(req["prefetch"].values()))
     kinds = {k for k, v in facts.results.items() if v and k != "ctdna_fraction"}
-    return kinds | {k for u in facts.unscored for k in COVERS[u.kind]}
+    return kinds | {k for u in facts.unscored for k in COVERS[u.kind]} | ({"not_used"} if facts.not_used else set())
 
 
 def assert_nothing_on_file_is_called_missing(cards, on_file: set[str], where: str):

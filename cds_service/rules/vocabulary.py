@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..facts import Facts, UnscoredResult
+    from ..facts import Facts, NotUsedResult, UnscoredResult
 
 
 RESULT_KINDS = ("ihc", "ish", "ngs_tissue", "qpcr", "ngs_plasma", "apcn", "ctdna_fraction")
@@ -36,6 +36,7 @@ VOCABULARY: dict[str, str] = {
     "ihc_on_file": "an IHC result is on file, scored or not (the laboratory's interpretation or a HER2 report counts)",
     "ish_on_file": "an ISH result is on file, with a ratio, copies only or unscored (an interpretation or report counts)",
     "lab_requests": "what the laboratory is asked for: the lab-request rules that hold for the unscored results",
+    "not_used_names": "the HER2-related results on file that are no criterion, each by kind and date (e.g. 'serum HER2 2024-03-01')",
     "not_used_reasons": "why HER2-related results on file are no criterion (codes.yaml not_used_reasons), e.g. erbb2-sequence-variant",
     "observations_available": "the HER2 results could be read from the EHR",
     "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
@@ -93,15 +94,16 @@ LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 # result of each kind is the one used, clinical-rules section 4). The laboratory's interpretation and a
 # HER2 report rest on the IHC (the primary test, clinical decision 6.2): a later IHC replaces them.
 REPLACED_BY: dict[str, tuple[str, ...]] = {"ihc": ("ihc",), "ish": ("ish",), "interpretation": ("ihc",), "report": ("ihc",),
-                                           "ngs": ("ngs_tissue", "ngs_plasma", "qpcr")}
-UNSCORED_TISSUE = ("ihc", "ish", "interpretation", "report")
+                                           "immunoassay": ("ihc",), "ngs": ("ngs_tissue", "ngs_plasma", "qpcr")}
+UNSCORED_TISSUE = ("ihc", "ish", "interpretation", "report", "immunoassay")
 # Unscored results that count as an IHC / ISH on file (an interpretation or report may rest on either).
-ON_FILE_AS = {"ihc": ("ihc", "interpretation", "report"), "ish": ("ish", "interpretation", "report")}
+# A tissue immunoassay with the laboratory's call may have been an IHC coded otherwise (the laboratory is asked).
+ON_FILE_AS = {"ihc": ("ihc", "interpretation", "report", "immunoassay"), "ish": ("ish", "interpretation", "report")}
 NO_CALL = "not given"
 # Unscored results that would replace the most recent scored IHC/ISH if they had a score (6.7, 6.11).
-NEWER_KINDS = ("ihc", "interpretation", "report")
+NEWER_KINDS = ("ihc", "interpretation", "report", "immunoassay")
 UNSCORED_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 interpretation", "report": "HER2 report",
-                  "ngs": "ERBB2 NGS"}
+                  "immunoassay": "HER2 tissue immunoassay", "ngs": "ERBB2 NGS"}
 
 
 def known(name: str) -> bool:
@@ -148,6 +150,18 @@ def unscored_facts(items: list[UnscoredResult]) -> dict[str, Any]:
               for call in dict.fromkeys(calls)}
     return {"kinds": list(dict.fromkeys(u.kind for u in items)), **per_kind, "calls": list(dict.fromkeys(calls)),
             "names": [unscored_name(u) for u in items], "called": called}
+
+
+# A not-used result in a few words (codes.yaml not_used_reasons keys); an unmapped code by the laboratory's name.
+NOT_USED_LABEL = {"serum": "serum HER2", "tissue-immunoassay": "HER2 tissue immunoassay", "cep17-alone": "chromosome 17 count",
+                  "germline": "germline ERBB2", "erbb2-sequence-variant": "ERBB2 sequence variant",
+                  "erbb2-copy-number-loss": "ERBB2 copy-number loss"}
+# The status in words for a patient whose only HER2 results are no criterion (never "not tested", 6.11).
+NOT_TESTED_WITH_RESULTS = "no tumour HER2 test usable for the criteria (IHC, ISH, tumour or ctDNA NGS)"
+
+
+def not_used_name(n: NotUsedResult) -> str:
+    return f"{NOT_USED_LABEL.get(n.reason, n.test)} {date_text(n.when)}"
 
 
 def short_name(u: UnscoredResult) -> str:
@@ -201,6 +215,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "unusable_results": facts.unusable_results,
         "her2_on_file": facts.her2_on_file,
         "not_used_reasons": sorted({n.reason for n in facts.not_used}),
+        "not_used_names": [not_used_name(n) for n in facts.not_used],
         "observations_available": facts.observations_available,
         "metastatic": facts.metastatic,
         "line": facts.line,
