@@ -54,6 +54,7 @@ class TestDue:
     detail: str
     rules: list[str] = field(default_factory=list)
     requests: list[LabRequest] = field(default_factory=list)  # an ask-laboratory suggestion: what to ask
+    tumour: str | None = None  # the tumour type it is due for: its card cites that type's source
 
 
 @dataclass
@@ -171,7 +172,7 @@ def lab_requests(ev: Evaluation, book: RuleBook, results: list[UnscoredResult]) 
 
 def test_due(a: Assessment, ev: Evaluation, rule: dict) -> TestDue:
     """A testing card due by a rule; an ask-laboratory suggestion carries the assessment's lab requests."""
-    due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
+    due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule), tumour=a.tumour_type)
     if ev.book.suggestions[rule["suggestion"]]["laboratory"]:
         due.requests = list(a.lab_requests)
         due.rules += [r.rule["id"] for r in a.lab_requests if r.rule["id"] not in due.rules]

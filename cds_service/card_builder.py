@@ -303,6 +303,11 @@ class CardBuilder:
                          "resource": self.communication_request(r, patient_id)}],
         } for r in requests]
 
+    def own_sources(self, sources: list[dict], tumour: str | None) -> list[dict]:
+        """The sources of the tumour type a card is for, when it has any (a shared rule cites both)."""
+        own = [s for s in sources if tumour and s["file"] == self.file_for(tumour)]
+        return own or sources
+
     def laboratory_card(self, due: TestDue, patient_id: str, indicator: str = "info") -> dict:
         """A her2-testing card whose suggestion asks the laboratory (no test is ordered)."""
         sug = self.k.suggestion(due.suggestion_id)
@@ -317,7 +322,8 @@ class CardBuilder:
             call = f"; the laboratory's own call: {u.interpretation}" if u.interpretation else ""
             lines.append(f"- **{u.test}** — {_date(u.when)}{_reported(u)}: {u.lacks_text}{call}. "
                          f"Ask for {r.ask}. {r.why}")
-        sources = [src for r in requests for src in ([r.rule["source"]] if r.rule.get("source") else r.rule["sources"])]
+        sources = self.own_sources([src for r in requests for src in ([r.rule["source"]] if r.rule.get("source") else r.rule["sources"])],
+                                   due.tumour)
         cites = list(dict.fromkeys(self.cite(src["file"], src["section"]) for src in sources))
         lines += ["", sug["reason"], "\nSources: " + "; ".join(cites)]
         card = self.card("her2-testing", summary, "\n".join(lines), indicator, file=sources[0]["file"], rules=due.rules)
@@ -329,11 +335,12 @@ class CardBuilder:
         sug = self.k.suggestion(due.suggestion_id)
         if sug["laboratory"]:
             return self.laboratory_card(due, patient_id, indicator)
-        file = sug["sources"][0]["file"]
+        sources = self.own_sources(sug["sources"], due.tumour)
+        file = sources[0]["file"]
         lines = [f"**{sug['title']}**", "", due.detail, "", sug["reason"]]
         if context:
             lines += ["", context]
-        lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sug["sources"]))
+        lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sources))
         card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules)
         card["suggestions"] = [{
             "label": f"Order {self.k.testing['tests'][t]['label']}",

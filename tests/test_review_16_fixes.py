@@ -192,3 +192,27 @@ def test_4_silent_twin_a_quantitative_tissue_immunoassay_stays_not_used(client):
     cards = run(client, "gastric", immunoassay_units())
     assert lab_requests(cards) == set() and "**On file, not used**" in cards[0]["detail"]
     assert "map IHC results" not in cards[0]["detail"]
+
+
+# ---------------------------------------------------------------- 6. citations of the tumour type the card is for
+
+FISH_AMPLIFIED = ("31150-6", "ERBB2 gene duplication [Presence] in Tissue by FISH")
+REVIEW = {"crc": "(colorectal review)", "gastric": "(gastric review)"}
+
+
+@pytest.mark.parametrize("tumour", ["crc", "gastric"])
+@pytest.mark.parametrize("results", [
+    lambda: erbb2("TUMOR", CNV, copies(2)),                                          # the reviewer's gc-tissue-ngs-cn2
+    lambda: [obs(*FISH_AMPLIFIED, "2024-02-05", oid="fish", valueString="Amplified")],  # gc-fish-amplified-only
+    lambda: [b.ihc(P, "2+", 40.0), interpretation("2024-02-06", POS)],               # gc-ihc2-interp-positive
+    lambda: [b.ihc(P, "2+", 40.0)],                                                  # twin: reflex ISH, a shared suggestion
+])
+def test_6_testing_cards_cite_the_source_of_their_tumour_type(client, tumour, results):
+    cards = run(client, tumour, *results())
+    testing = by_topic(cards, "her2-testing")
+    assert testing
+    other = REVIEW["gastric" if tumour == "crc" else "crc"]
+    for card in testing:
+        [sources] = [line for line in card["detail"].splitlines() if line.startswith("Sources: ")]
+        assert REVIEW[tumour] in sources and other not in sources, sources
+        assert REVIEW[tumour] in card["source"]["label"]
