@@ -216,3 +216,48 @@ def test_6_testing_cards_cite_the_source_of_their_tumour_type(client, tumour, re
         [sources] = [line for line in card["detail"].splitlines() if line.startswith("Sources: ")]
         assert REVIEW[tumour] in sources and other not in sources, sources
         assert REVIEW[tumour] in card["source"]["label"]
+
+
+# ---------------------------------------------------------------- 9. a HER2 drug ordered on the laboratory's positive call
+
+TRASTUZUMAB = [b.draft_order(P, "trastuzumab", mid="tz")]
+CALL_WARNING, NO_POSITIVE = "common.warning.her2-drug-lab-call-without-score", "common.warning.her2-drug-without-positive"
+
+
+@pytest.mark.parametrize("tumour", ["crc", "gastric"])
+@pytest.mark.parametrize("results, warning", [
+    (lambda: [interpretation("2024-05-01", POS)], CALL_WARNING),        # the reviewer's gc-interp-positive-trastuzumab-sign
+    (lambda: [immunoassay_call(POS, "2024-05-01")], CALL_WARNING),      # a call on a tissue immunoassay
+    (lambda: [interpretation("2024-05-01", NEG)], NO_POSITIVE),         # twins: a negative call, no call at all
+    (lambda: [stain_present("2024-05-01")], NO_POSITIVE),
+])
+def test_9_the_warning_names_the_laboratorys_positive_call_and_asks_for_the_score(client, tumour, results, warning):
+    cards = run(client, tumour, *results(), hook="order-sign", orders=TRASTUZUMAB)
+    [card] = [c for c in by_topic(cards, "order-warning") if c["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"]
+    assert rules(card)[0] == warning and {CALL_WARNING, NO_POSITIVE} - {warning} & set(rules(card)) == set()
+    assert "2024-05-01" in card["detail"]
+    assert created([card], "CommunicationRequest") and not created([card], "ServiceRequest")
+    if warning == CALL_WARNING:
+        assert "without a HER2-positive result on file" not in card["summary"] + card["detail"]
+        assert "the laboratory calls HER2 positive" in card["detail"]
+
+
+# ---------------------------------------------------------------- 10. an IHC the laboratory calls equivocal, without a score
+
+def stain_text(text: str, date: str = "2024-02-01") -> dict:
+    return obs("18474-7", "HER2 Ag [Presence] in Tissue by Immune stain", date, oid=f"stain-text-{date}", valueString=text)
+
+
+@pytest.mark.parametrize("tumour, prefix", [("crc", "crc"), ("gastric", "gc")])
+@pytest.mark.parametrize("results, lab, reflex", [
+    (lambda: [stain_text("Equivocal")], "equivocal-ihc", True),                           # the reviewer's gc-ihc-text-equivocal-only
+    (lambda: [stain_text("Equivocal"), b.ish(P, 1.5, date="2024-02-05")], "ihc-score", False),  # a ratio on file: the score only
+    (lambda: [stain_text("Positive")], "ihc-score", False),                              # twin: another call
+    (lambda: [stain_present("2024-02-01")], "ihc-score", False),                         # twin: no call
+])
+def test_10_equivocal_without_score_asks_for_score_and_ratio_and_offers_reflex_ish(client, tumour, prefix, results, lab, reflex):
+    cards = run(client, tumour, *results())
+    assert lab_requests(cards) == {f"{prefix}.lab-request.{lab}"}
+    assert (f"{prefix}.test.reflex-ish-equivocal-call" in suggested_by(cards)) is reflex
+    ordered = {r["code"]["coding"][0]["code"] for r in created(cards, "ServiceRequest")}
+    assert ("49683-6" in ordered) is reflex and "18474-7" not in ordered  # ISH offered, the IHC never repeated

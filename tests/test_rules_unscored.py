@@ -540,7 +540,8 @@ def test_published_shape_fixture_cards(client, name):
 
 def test_unknown_lacks_in_a_lab_request_rule_is_a_load_problem(knowledge):
     raw = copy.deepcopy(knowledge.raw)
-    raw["testing"]["laboratory"][0]["lacks"] = ["scroe"]
+    [rule] = [r for r in raw["testing"]["laboratory"] if r["id"] == "crc.lab-request.ihc-score"]
+    rule["lacks"] = ["scroe"]
     assert RuleBook(raw).problems == ["testing: crc.lab-request.ihc-score names unknown lacks scroe"]
 
 
