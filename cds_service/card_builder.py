@@ -75,8 +75,8 @@ def unscored_line(u: UnscoredResult, replaced: bool) -> str:
     line = f"- {u.test} — {_date(u.when)}{_reported(u)}: {u.lacks_text}"
     if u.interpretation:
         line += f"; the laboratory's own call: **{u.interpretation}**"
-    if u.derived_from:
-        line += f"; derived from {', '.join(u.derived_from)}"
+    if u.derived_from:  # named by count, never by record id (decision 6.10)
+        line += f"; derived from {len(u.derived_from)} other result(s) on file"
     return line + ("; a later scored result of its kind is used" if replaced else "")
 
 

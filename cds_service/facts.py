@@ -272,7 +272,23 @@ class FactReader:
         self._reports(parsed, facts, produced, missing)
         self._conditions(parsed, facts)
         self._history(parsed, facts)
+        facts.notes = [self._named(note, parsed) for note in facts.notes]
         return facts
+
+    RECORD = re.compile(r"^(Observation|DiagnosticReport)/[^\s:#]+(#[^\s:]+)?")
+
+    def _named(self, note: str, parsed: ParsedResources) -> str:
+        """A data-quality note names its result by test and date, never by record id (decision 6.10)."""
+        match = self.RECORD.match(note)
+        if match is None:
+            return note
+        ref = match.group(0).split("#")[0]
+        resource = parsed.by_ref.get(ref) or parsed.rejected.get(ref) or {}
+        concept = resource.get("code") if isinstance(resource, dict) else None
+        texts = concept_texts(concept) + [c["code"] for c in codings(concept) if isinstance(c.get("code"), str)]
+        when = _when(resource) if isinstance(resource, dict) and resource else None
+        name = f"{texts[0] if texts else 'a HER2-related result'} of {when.date().isoformat() if when else 'unknown date'}"
+        return name + note[match.end():]
 
     @staticmethod
     def _size(facts: Facts) -> int:
