@@ -137,7 +137,7 @@ class CardBuilder:
             summary += f": {met} met"
         elif a.results and a.open_unscored:  # the result without its value is named too, with the laboratory's call
             u = a.open_unscored[0]
-            call = f"(laboratory: {u.interpretation})" if u.interpretation else "without a value"
+            call = f"(laboratory: {u.interpretation})" if u.interpretation else f"({u.lacks_text})"  # what it lacks
             summary += f": {describe(*a.results[0])}; {UNSCORED_LABEL[u.kind]} {_date(u.when)} {call}"
         elif a.results:
             summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])

@@ -72,6 +72,7 @@ LACKS = {
     "score-conflict": "no usable score (the score and its wording disagree)",
     "ratio": "no HER2/CEP17 ratio",
     "ratio-unit": "ratio without a usable unit",
+    "ratio-copies": "a copy count (unit 'copies'), not a HER2/CEP17 ratio",
     "ratio-bound": "ratio given as a bound, not a value",
     "ihc-or-ish": "interpretation only, no IHC score or ISH ratio",
     "specimen": "no specimen type (tissue or plasma)",

@@ -261,3 +261,28 @@ def test_10_equivocal_without_score_asks_for_score_and_ratio_and_offers_reflex_i
     assert (f"{prefix}.test.reflex-ish-equivocal-call" in suggested_by(cards)) is reflex
     ordered = {r["code"]["coding"][0]["code"] for r in created(cards, "ServiceRequest")}
     assert ("49683-6" in ordered) is reflex and "18474-7" not in ordered  # ISH offered, the IHC never repeated
+
+
+# ---------------------------------------------------------------- 11. what a result lacks, in words; only what could change the outcome
+
+ISH_RATIO = ("49683-6", "ERBB2 gene copy number/Chromosome 17 copy number in Tissue by FISH")
+
+
+@pytest.mark.parametrize("quantity, lacks", [
+    ({"value": 2.6, "unit": "copies"}, "a copy count (unit 'copies'), not a HER2/CEP17 ratio"),  # the reviewer's probe
+    ({"value": 2.6, "unit": "mg"}, "ratio without a usable unit"),                             # twin: another unit
+])
+def test_11_an_ish_ratio_sent_as_copies_says_it_is_no_ratio(client, quantity, lacks):
+    cards = run(client, "crc", b.ihc(P, "2+", 40.0), obs(*ISH_RATIO, "2024-02-05", oid="ish-copies", valueQuantity=quantity))
+    assert f"HER2 ISH 2024-02-05 ({lacks}" in cards[0]["summary"][:100] + cards[0]["detail"] or lacks in cards[0]["detail"]
+    assert "without a value" not in cards[0]["summary"]
+    assert lab_requests(cards) == {"crc.lab-request.ish-ratio"}
+
+
+@pytest.mark.parametrize("results, plasma_missing", [
+    (lambda: [b.ihc(P, "3+", 80.0)], False),   # positive by tissue: a plasma result would not change the outcome
+    (lambda: [b.ihc(P, "1+", 80.0)], True),    # twin: not positive, plasma ERBB2 could meet TRIUMPH blood
+])
+def test_11_missing_lists_plasma_only_where_it_could_change_the_outcome(client, results, plasma_missing):
+    status = status_ext(run(client, "crc", *results()))
+    assert ("crc.missing.plasma" in status["rules"]) is plasma_missing

@@ -381,7 +381,7 @@ def test_evidence_notes_fire_and_their_twins_do_not(client, results, present, ab
 @pytest.mark.parametrize("results, missing", [
     ([], {"crc.missing.ihc", "crc.missing.ish", "crc.missing.plasma"}),
     ([b.ihc(P, "2+", 40)], {"crc.missing.ish", "crc.missing.plasma"}),
-    ([b.ihc(P, "3+", 60)], {"crc.missing.plasma"}),
+    ([b.ihc(P, "3+", 60)], set()),  # positive by tissue: plasma would not change the outcome (review of 6.11, item 11)
     ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12)], {"crc.missing.ras-status"}),
     ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)], set()),
 ])

@@ -326,7 +326,7 @@ def test_the_status_summary_names_the_result_without_value_and_the_call(client):
     assert cards[0]["summary"] == ("HER2 indeterminate (gastric/GEJ): IHC 2+ in 40% of tumour cells, biopsy specimen; "
                                    "HER2 ISH 2024-03-01 (laboratory: positive)")
     cards = run(client, "crc", b.ihc(P, "1+"), FISH_NO_CALL())
-    assert cards[0]["summary"].endswith("; HER2 ISH 2024-03-01 without a value")
+    assert cards[0]["summary"].endswith("; HER2 ISH 2024-03-01 (ratio without a usable unit)")  # what it lacks (item 11)
 
 
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))
