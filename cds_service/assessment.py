@@ -53,6 +53,8 @@ class TestDue:
     suggestion_id: str
     detail: str
     rules: list[str] = field(default_factory=list)
+    warning: str | None = None  # an order hook's test card: its warning code (extension.her2cds.warning)
+    safety: list[dict] = field(default_factory=list)  # an order hook's test card: the draft drugs' safety statements
     requests: list[LabRequest] = field(default_factory=list)  # an ask-laboratory suggestion: what to ask
     tumour: str | None = None  # the tumour type it is due for: its card cites that type's source
 
@@ -282,8 +284,13 @@ def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
                                     "note": trial["her2"]["note"]}})
         if outcome.result == MET:
             excluded = local.first([x for x in exclusions if x.get("trials") is None or trial["id"] in x["trials"]])
-            if excluded is not None:  # the patient visibly falls outside the population the source describes
-                a.trials_not_offered.append((trial, local.text(excluded["text"])))
+            if excluded is not None:  # outside the population the source describes, or not decidable from the results
+                if not excluded["unassessable"]:
+                    a.trials_not_offered.append((trial, local.text(excluded["text"])))
+                elif offered:
+                    a.trials_unassessable.append((trial, [local.text(excluded["text"])]))
+                else:
+                    continue
                 a.trial_rules += [r for r in [trial["id"], *local.produced_by(excluded)] if r not in a.trial_rules]
                 continue
         if not offered:

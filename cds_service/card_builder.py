@@ -1,6 +1,7 @@
 """Assessment -> CDS Hooks cards (summary, markdown detail, source, links, suggestions)."""
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -28,7 +29,19 @@ SUMMARY_RESULTS = 2  # results named in a status card's summary
 
 
 def _summary(text: str) -> str:
-    return text if len(text) < SUMMARY_MAX_CHARS else text[:SUMMARY_CUT].rstrip() + "…"
+    """The text, or cut at the last word boundary before SUMMARY_CUT and ended with "…"."""
+    if len(text) < SUMMARY_MAX_CHARS:
+        return text
+    return text[:SUMMARY_CUT + 1].rsplit(" ", 1)[0].rstrip(" ,;:(") + "…"
+
+
+LOWER_WORD = re.compile(r"[a-z][a-z-]*\b")
+
+
+def _sentence(text: str) -> str:
+    """A detail line starts with a capital when its first word is all lower case (a generic drug name),
+    never changing a name the order wrote with capitals (a regimen abbreviation)."""
+    return text[:1].upper() + text[1:] if LOWER_WORD.match(text) else text
 
 
 def describe(kind: str, r: Result) -> str:
@@ -337,11 +350,13 @@ class CardBuilder:
             return self.laboratory_card(due, patient_id, indicator)
         sources = self.own_sources(sug["sources"], due.tumour)
         file = sources[0]["file"]
-        lines = [f"**{sug['title']}**", "", due.detail, "", sug["reason"]]
+        lines = [f"**{sug['title']}**", "", _sentence(due.detail), "", sug["reason"]]
         if context:
             lines += ["", context]
+        lines += self.safety_lines(due.safety)
         lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sources))
-        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules)
+        card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules,
+                         extension={"warning": due.warning} if due.warning else None)
         card["suggestions"] = [{
             "label": f"Order {self.k.testing['tests'][t]['label']}",
             "uuid": str(uuid.uuid4()),
@@ -354,7 +369,7 @@ class CardBuilder:
     # ------------------------------------------------------------ order warnings
     def warning_card(self, w, patient_id: str) -> dict:
         """An order-warning card: evidence, override reasons, delete (and test) suggestions."""
-        lines = [f"**{w.title}**", ""] + w.detail
+        lines = [f"**{w.title}**", ""] + [_sentence(line) for line in w.detail]
         lines += [f"- Ask the laboratory for {r.ask} ({UNSCORED_LABEL[r.result.kind]} of {_date(r.result.when)})." for r in w.requests]
         lines += ["", "**Evidence**"]
         lines += [f"- {e['text']} ({self.cite(e['source']['file'], e['source']['section'])})" for e in w.evidence]

@@ -147,9 +147,6 @@ class Facts:
     history_available: bool = True
     notes: list[str] = field(default_factory=list)  # ignored / unusable data, stated on the card
     systemic_history: bool = False
-    trastuzumab_start: datetime | None = None
-    trastuzumab_courses_ended: bool = False
-    active_her2_drugs: frozenset[str] = frozenset()
     unusable_results: int = 0  # HER2/RAS results on file that could not be used
     unreadable_conditions: list[str] = field(default_factory=list)  # Conditions that failed validation
     unscored: list[UnscoredResult] = field(default_factory=list)  # HER2 results on file, not scorable
@@ -179,10 +176,6 @@ class Facts:
     def line(self) -> str:
         """first (no systemic anticancer drug in the history) or later."""
         return "later" if self.systemic_history else "first"
-
-    @property
-    def after_trastuzumab(self) -> bool:
-        return any("trastuzumab" in u.drugs for u in self.history)
 
 
 CODON = re.compile(r"(?:p\.)?\(?([A-Z][a-z]{2}|[A-Z])(\d+)", re.ASCII)
@@ -819,13 +812,3 @@ class FactReader:
     def _history(self, parsed: ParsedResources, facts: Facts) -> None:
         facts.history = medication_history(parsed, self.matcher)
         facts.systemic_history = any(self.matcher.is_systemic(set(u.drugs)) for u in facts.history)
-        trastuzumab = [u for u in facts.history if "trastuzumab" in u.drugs]
-        starts = [u.start for u in trastuzumab if u.start]
-        facts.trastuzumab_start = min(starts) if starts else None
-        facts.trastuzumab_courses_ended = bool(trastuzumab) and all(u.status in ("completed", "stopped") for u in trastuzumab)
-        facts.active_her2_drugs = frozenset(
-            d
-            for u in facts.history
-            if u.status in ("active", "on-hold", None)
-            for d in self.matcher.of_class(set(u.drugs), "her2-directed")
-        )

@@ -73,6 +73,7 @@ class Warning:
     rules: list[str] = field(default_factory=list)
     requests: list[LabRequest] = field(default_factory=list)  # what to ask the laboratory (settling rule)
     safety: list[dict] = field(default_factory=list)  # safety statements for the ordered drugs
+    rule_lines: int = 0  # how many lines of `detail` the rule's own text makes (before the settling reason)
 
 
 def _by_class(matcher: DrugMatcher, drugs: set[str]) -> dict[str, list[str]]:
@@ -114,12 +115,19 @@ def order_warnings(
                 if key in found:
                     merged = found[key]
                     merged.orders.append(use)
+                    if rule["group"] == "all-orders":  # one card for all the orders: its text names every drug
+                        drugs = {d for u in merged.orders for d in u.drugs}
+                        every = ev.child({"order_drugs": sorted(drugs), "ordered": _by_class(matcher, drugs)})
+                        lines = [text for line in rule["detail"] if (text := every.text(line))]
+                        merged.detail[:merged.rule_lines] = lines
+                        merged.rule_lines = len(lines)
                     merged.safety += [s for s in safety if s not in merged.safety]
                     merged.rules += [r for r in rules + [s["id"] for s in safety] if r not in merged.rules]
                     continue
                 evidence = [e for e in rule["evidence"] if ev.holds(e.get("when"))]
-                warning = Warning(rule["code"], rule["indicator"], rule["title"], [use], evidence,
+                warning = Warning(rule["code"], rule["indicator"], ev.text(rule["title"]), [use], evidence,
                                   [text for line in rule["detail"] if (text := ev.text(line))], rules=rules)
+                warning.rule_lines = len(warning.detail)
                 settling = ev.first(book.of("testing", "settling")) if rule["settling_test"] else None
                 if settling is not None:  # the test that would settle the HER2 question
                     warning.tests, warning.test_reason = list(settling["tests"]), settling["reason"]
@@ -135,13 +143,18 @@ def order_warnings(
 
 
 def order_tests(matcher: DrugMatcher, assessments: list[Assessment], orders: DraftOrders) -> list[TestDue]:
-    """Testing suggestions the draft orders make due (cards/testing.yaml, order_rules)."""
+    """Testing suggestions the draft orders make due (cards/testing.yaml, order_rules), each with its
+    warning code and the safety statements of the drugs ordered (a warning on those orders)."""
     out: list[TestDue] = []
+    drugs = {d for u in orders.medications for d in u.drugs}
     for a in assessments:
         assert a.evaluation is not None
         ev = a.evaluation.child(draft_facts(matcher, orders))
+        safety = ev.book.safety_for(drugs, a.tumour_type)
         for rule in ev.fired(ev.book.of("testing", "order_rules")):
             due = test_due(a, ev, rule)
+            due.warning, due.safety = rule["code"], safety
+            due.rules += [s["id"] for s in safety if s["id"] not in due.rules]
             if due not in out:  # the same test due for both tumour types is one card
                 out.append(due)
     return out

@@ -153,6 +153,8 @@ def condition_text(node: Any) -> str:
             parts.append(f"cannot tell ({condition_text(value)})")
         elif key == "rule":
             parts.append(f"[{value}]")
+        elif key == "undecided":
+            parts.append(f"cannot be applied: {value}")
         else:
             tests = [f"{op} {json.dumps(ref, ensure_ascii=False)}" for op, ref in value.items()
                      if op not in ("note", "missing_note", "if_missing")]

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, event, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, create_engine, delete, event, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
@@ -193,17 +193,21 @@ class Store:
 
     def record_call(self, hook_instance: str, service: str, latency_ms: float, patient_key: str,
                     knowledge_version: str, cards: list[dict], issuer: str | None = None) -> None:
+        """Write the call's audit row and one issued-card row per card, in one transaction, before the answer
+        leaves. Two Core INSERT statements: about 0.35 ms of CPU against 0.87 ms through the ORM's
+        unit of work (docs/benchmarks.md)."""
         summary = [{"uuid": c["uuid"], "topic": c["source"]["topic"]["code"],
                     "warning": (c.get("extension") or {}).get("her2cds", {}).get("warning"),
                     "rules": (c.get("extension") or {}).get("her2cds", {}).get("rules", [])} for c in cards]
-        with self.session.begin() as s:
-            audit = AuditRecord(hook_instance=hook_instance, service=service, at=datetime.now(UTC),
-                                latency_ms=latency_ms, patient_key=patient_key,
-                                knowledge_version=knowledge_version, cards=summary, issuer=issuer)
-            s.add(audit)
-            s.flush()
-            s.add_all(IssuedCard(uuid=c["uuid"], service=service, audit_id=audit.id, topic=c["topic"],
-                                 warning=c["warning"], issuer=issuer, rules=c["rules"]) for c in summary)
+        with self.engine.begin() as conn:
+            audit_id = conn.execute(insert(AuditRecord), {
+                "hook_instance": hook_instance, "service": service, "at": datetime.now(UTC), "latency_ms": latency_ms,
+                "patient_key": patient_key, "knowledge_version": knowledge_version, "cards": summary, "issuer": issuer,
+            }).inserted_primary_key[0]
+            if summary:
+                conn.execute(insert(IssuedCard), [{"uuid": c["uuid"], "service": service, "audit_id": audit_id,
+                                                   "topic": c["topic"], "warning": c["warning"], "issuer": issuer,
+                                                   "rules": c["rules"]} for c in summary])
 
     def issued(self, card_uuid: str) -> IssuedCard | None:
         with self.session() as s:

@@ -373,6 +373,12 @@ ORDER_REQUESTS: dict[str, tuple[str, str, Callable[[str], list[dict]]]] = {
     "gastric-no-her2-test-flot-sign": ("gastric-no-her2-test", "order-sign", lambda p: [b.draft_order(p, "FLOT", mid="draft-flot")]),
     "gastric-no-her2-test-docetaxel-sign": (
         "gastric-no-her2-test", "order-sign", lambda p: [b.draft_order(p, "docetaxel 20 MG/ML Injection", mid="draft-doc")]),
+    # clinician review of the cards: a lone TKI (S1), a plasma-only regimen outside the ctDNA evidence (S3)
+    "crc-ihc3-positive-lapatinib-sign": (
+        "crc-ihc3-positive", "order-sign", lambda p: [b.draft_order(p, "lapatinib 250 MG Oral Tablet", mid="draft-lapatinib")]),
+    "crc-plasma-amplified-tucatinib-trastuzumab-sign": (
+        "crc-plasma-amplified", "order-sign",
+        lambda p: [b.draft_order(p, "Tukysa 150 MG Oral Tablet", mid="draft-tucatinib"), b.draft_order(p, "Herceptin", mid="draft-h")]),
 }
 
 

@@ -147,7 +147,7 @@ def _rule(data, key, rule_id):
     ("evidence-notes", lambda d: d["notes"][0].update(id="crc.warning.her2-low-tdxd"), "kind 'warning' in the id"),
     ("evidence-notes", lambda d: d["notes"][0].pop("source"), "no citation"),
     ("crc-criteria", lambda d: d["definitions"][2].update(function="no_such_function"), "no rule function named"),
-    ("crc-criteria", lambda d: d["criteria"][1]["arms"][2]["all"]["ish_ratio"].update(ge={"threshold": "common.threshold.nope"}),
+    ("crc-criteria", lambda d: d["criteria"][1]["arms"][3]["all"]["ish_ratio"].update(ge={"threshold": "common.threshold.nope"}),
      "unknown threshold common.threshold.nope"),
     ("evidence-notes", lambda d: d["notes"][1].update(id=d["notes"][0]["id"]), "duplicate rule id"),
     ("testing", lambda d: d["rules"][0].update(suggestion="no-such-card"), "unknown suggestion"),

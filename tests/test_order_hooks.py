@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests import fhir_builders as b
-from tests.conftest import by_topic, call, load_request
+from tests.conftest import FIXTURES, by_topic, call, load_request
 from tests.rule_ids import rules
 
 P = "o1"
@@ -200,7 +202,7 @@ def test_gastric_chemotherapy_without_her2_result_suggests_testing(client):
     resources = [b.patient(P), b.gastric(P), b.liver_mets(P)]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "oxaliplatin", "32592", mid="ox")])
     [test] = by_topic(cards, "her2-testing")
-    assert test["indicator"] == "warning" and "oxaliplatin" in test["detail"]
+    assert test["indicator"] == "warning" and "Oxaliplatin ordered" in test["detail"]
     assert len(test["suggestions"]) == 2 and test["selectionBehavior"] == "any"
 
 
@@ -413,7 +415,7 @@ def test_dual_blockade_needs_two_her2_agents_in_use(client, orders, history, war
 @pytest.mark.parametrize("resources, orders, tests", [
     ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["gc.order-test.her2-test-before-chemotherapy"]),
     ([b.gastric(P)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "18474-7", "HER2 IHC")], []),
-    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["common.order-test.reflex-ish"]),
+    ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o")], ["crc.order-test.reflex-ish"]),
     ([b.crc(P), b.ihc(P, "2+", 40)], [b.draft_order(P, "oxaliplatin", "32592", mid="o"), b.test_order(P, "49683-6", "HER2 FISH")], []),
     ([b.gastric(P), b.ihc(P, "3+", date="2023-01-01"), b.medication(P, "trastuzumab", "224905", date="2023-02-01")],
      [b.draft_order(P, "Enhertu", mid="x")], ["gc.order-test.retest-before-her2-therapy"]),
@@ -454,7 +456,7 @@ def test_identical_orders_are_merged_in_every_warning_they_fire(client):
 
 def test_warning_detail_names_the_drug_and_the_status(client):
     [w] = warnings(run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "1+")], [b.draft_order(P, "Herceptin", mid="h")]))
-    assert "trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
+    assert "Trastuzumab ordered; HER2 status for gastric cancer is **low** (no positive criterion met)." in w["detail"]
 
 
 def test_draft_orders_are_read_past_entries_that_do_not_count(client):
@@ -621,7 +623,7 @@ def test_6_9_single_agent_trastuzumab_in_crc(client, orders, history, warned):
     got = [w for w in warnings(cards) if w["extension"]["her2cds"]["warning"] == "trastuzumab-single-agent-crc"]
     assert bool(got) is warned
     if warned:
-        assert rules(got[0]) == ["crc.warning.single-agent-trastuzumab"]
+        assert rules(got[0]) == ["crc.warning.her2-agent-without-partner"]
         assert "no preclinical signal for HER2 targeting with single-agent trastuzumab" in got[0]["detail"]
 
 
@@ -647,6 +649,7 @@ def test_6_10_generic_warning_cites_the_evidence_of_its_tumour_type_and_names_th
     w = of_code(cards, "her2-drug-without-positive")
     assert shown in w["detail"] and hidden not in w["detail"]
     assert "is **not tested** (no positive criterion met)" in w["detail"]
+    assert "0/1+" not in w["detail"] and "despite" not in w["detail"]  # W7: ToGA is not "not for IHC 0/1+"
 
 
 @pytest.mark.parametrize("orders", [
@@ -665,3 +668,151 @@ def test_6_8_safety_notes_keep_to_their_tumour_type(client):
     cards = run(client, "order-sign", crc_positive(), [b.draft_order(P, "pembrolizumab and trastuzumab", mid="pt")])
     w = of_code(cards, "trastuzumab-single-agent-crc")
     assert "gc.safety.pembrolizumab-immune" not in rules(w) and "pneumonitis" not in w["detail"]
+
+
+# ---------------------------------------------------------------- review of issue #15 (integrator's triage)
+LONE = "crc.warning.her2-agent-without-partner"
+
+
+@pytest.mark.parametrize("orders, history, warned", [
+    # S1: CRC review §1 "no preclinical biological signal ... single-agent trastuzumab or tyrosine kinase
+    # inhibitors (TKIs)"; §6 "no benefit with monotherapy with anti-HER2 antibodies (pertuzumab) or TKI (lapatinib)"
+    ([b.draft_order(P, "lapatinib", "480167", mid="l")], (), True),
+    ([b.draft_order(P, "Tukysa", mid="tu")], (), True),
+    ([b.draft_order(P, "neratinib", mid="n")], (), True),
+    ([b.draft_order(P, "pyrotinib", mid="py")], (), True),
+    ([b.draft_order(P, "Perjeta", mid="p")], (), True),
+    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Tukysa", mid="tu")], (), True),  # two TKIs, no antibody
+    ([b.draft_order(P, "Tukysa", mid="tu")], (b.medication(P, "trastuzumab", "224905", status="completed"),), True),
+    # twins: a partner among the draft orders or active medications
+    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")], (), False),
+    ([b.draft_order(P, "Tukysa", mid="tu")], (b.medication(P, "trastuzumab", "224905", status="active"),), False),
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Kadcyla", mid="k")], (), False),  # HERACLES-B
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "lapatinib", "480167", mid="l")], (), False),  # §6 combination
+    ([b.draft_order(P, "Kadcyla", mid="k")], (), False),  # T-DM1 alone: the source is silent
+    ([b.draft_order(P, ENHERTU, mid="x")], (), False),  # T-DXd alone: DESTINY-CRC01's regimen
+])
+def test_s1_lone_her2_antibody_or_tki_in_crc(client, orders, history, warned):
+    cards = run(client, "order-sign", crc_positive(history=(FOLFOX, *history)), orders)
+    got = [w for w in warnings(cards) if LONE in rules(w)]
+    assert bool(got) is warned
+    if warned:
+        assert {w["extension"]["her2cds"]["warning"] for w in got} == {"trastuzumab-single-agent-crc"}
+        assert sorted(t for w in got for t in delete_targets(w)) == sorted(f"MedicationRequest/{o['id']}" for o in orders)
+
+
+def test_s1_lone_tki_in_gastric_cancer_is_not_this_warning(client):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "3+")], [b.draft_order(P, "Tukysa", mid="tu")])
+    assert "trastuzumab-single-agent-crc" not in codes(cards)
+
+
+@pytest.mark.parametrize("orders, ilds", [
+    # S2: every warning on T-DXd orders carries the T-DXd safety statement (decision 6.3/6.8), a test card too
+    ([b.draft_order(P, ENHERTU, mid="x")], 1),
+    ([b.draft_order(P, ENHERTU, mid="x"), b.draft_order(P, "FOLFOX", mid="f")], 1),
+    ([b.draft_order(P, "Kadcyla", mid="k")], 0),  # twin: no T-DXd ordered
+])
+@pytest.mark.parametrize("plasma, rule_id", [
+    (None, "gc.order-test.retest-before-her2-therapy"),
+    (b.erbb2_cn(P, False, date="2024-05-01"), "gc.order-test.tissue-retest-before-her2-therapy"),
+])
+def test_s2_order_test_cards_carry_their_code_and_the_safety_note_of_the_drugs_ordered(client, orders, ilds, plasma, rule_id):
+    resources = [b.patient(P), b.gastric(P), b.ihc(P, "3+", date="2023-01-01"), *([plasma] if plasma else []),
+                 b.medication(P, "trastuzumab", "224905", status="completed", date="2023-02-01")]
+    [test] = by_topic(run(client, "order-sign", resources, orders), "her2-testing")
+    assert rules(test)[0] == rule_id and test["indicator"] == "warning"
+    assert test["extension"]["her2cds"]["warning"] == "her2-test-due"
+    assert rules(test).count("common.safety.tdxd-ild") == ilds
+    assert test["detail"].count("myelosuppression") == ilds and test["detail"].count("10%") == ilds
+
+
+def test_s2_gastric_chemotherapy_test_prompt_has_its_code_and_no_safety_note(client):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.liver_mets(P)], [b.draft_order(P, "FLOT", mid="c")])
+    [test] = by_topic(cards, "her2-testing")
+    assert test["extension"]["her2cds"]["warning"] == "her2-test-due"
+    assert [r for r in rules(test) if ".safety." in r] == []
+
+
+def test_s2_every_warning_card_of_every_fixture_has_its_code_and_every_tdxd_order_its_safety_note(client):
+    for path in sorted((FIXTURES / "requests").glob("*.json")):
+        request = json.loads(path.read_text())
+        code, body = call(client, request)
+        assert code == 200, path.name
+        tdxd_ordered = "deruxtecan" in json.dumps(request.get("context", {}).get("draftOrders", {})).lower() \
+            or "enhertu" in json.dumps(request.get("context", {}).get("draftOrders", {})).lower()
+        for card in body["cards"]:
+            if card["indicator"] != "warning":
+                continue
+            assert card["extension"]["her2cds"].get("warning"), (path.name, card["summary"])
+            if tdxd_ordered and request["hook"] in ("order-sign", "order-select") and "gastric" not in card["summary"].lower() \
+                    and card["source"]["topic"]["code"] in ("order-warning", "her2-testing"):
+                assert "common.safety.tdxd-ild" in rules(card), (path.name, card["summary"])
+
+
+PLASMA_ONLY = [b.erbb2_cn(P, True, 20), *RAS_WT]
+REGIMEN = "crc.warning.plasma-only-regimen"
+
+
+@pytest.mark.parametrize("orders, rule_id, code", [
+    # S3: TRIUMPH's ctDNA-positive cohort (pertuzumab + trastuzumab) is the only ctDNA-selected one in the CRC review
+    ([b.draft_order(P, "Tukysa", mid="tu"), b.draft_order(P, "Herceptin", mid="t")], REGIMEN, "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")], REGIMEN, "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, "Kadcyla", mid="k"), b.draft_order(P, "Perjeta", mid="p")], REGIMEN, "her2-regimen-outside-evidence"),
+    ([b.draft_order(P, ENHERTU, mid="x")], "crc.warning.tdxd-plasma-only", "tdxd-outside-evidence"),
+])
+def test_s3_plasma_only_crc_regimens_outside_the_ctdna_evidence_are_warned(client, orders, rule_id, code):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *PLASMA_ONLY], orders)
+    [w] = warnings(cards)
+    assert rules(w)[0] == rule_id and codes(cards) == [code]
+    assert sorted(delete_targets(w)) == sorted(f"MedicationRequest/{o['id']}" for o in orders)
+    assert created_codes(w) == ["18474-7", "49683-6"]
+    assert "the only ctDNA-selected cohort in the source is TRIUMPH's (pertuzumab + trastuzumab)".lower() in w["detail"].lower()
+
+
+@pytest.mark.parametrize("resources, orders", [
+    (PLASMA_ONLY, [b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Herceptin", mid="t")]),  # TRIUMPH's regimen
+    (PLASMA_ONLY, [b.draft_order(P, "Phesgo", mid="ph")]),
+    ([b.ihc(P, "3+", 80), *PLASMA_ONLY], [b.draft_order(P, "Tukysa", mid="tu"), b.draft_order(P, "Herceptin", mid="t")]),  # tissue too
+    ([b.ihc(P, "3+", 80)], [b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")]),
+])
+def test_s3_twins_ctdna_regimen_or_tissue_positive_stay_silent(client, resources, orders):
+    assert warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *resources], orders)) == []
+
+
+def test_s3_status_card_names_the_ctdna_cohort_not_a_tissue_selection(client):
+    cards = run(client, "patient-view", [b.patient(P), b.crc(P), *PLASMA_ONLY], None)
+    [status] = by_topic(cards, "her2-status")
+    assert "the only ctDNA-selected cohort in the source is TRIUMPH's (pertuzumab + trastuzumab)" in status["detail"]
+    assert "its evidence is from tissue-positive patients" not in status["detail"]
+
+
+@pytest.mark.parametrize("results, title", [
+    # M1: the title never contradicts the status card (IHC 1+ is HER2-low by DESTINY-CRC01)
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "T-DXd ordered: IHC 1+ is HER2-low by DESTINY-CRC01, although the ISH ratio ≥ 2.0 meets TRIUMPH"),
+    ([b.ihc(P, "1+"), b.erbb2_cn(P, True, 20), *RAS_WT],
+     "T-DXd ordered: IHC 1+ is HER2-low by DESTINY-CRC01, although HER2-positive by TRIUMPH blood"),
+    ([b.ihc(P, "1+")], "Trastuzumab deruxtecan ordered for HER2-low colorectal cancer"),  # twin: status low
+    ([b.ihc(P, "2+", 40), b.ish(P, 1.5)], "Trastuzumab deruxtecan ordered for HER2-low colorectal cancer"),
+])
+def test_m1_her2_low_tdxd_title_agrees_with_the_status_card(client, results, title):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results], [b.draft_order(P, ENHERTU, mid="x")])
+    w = of_code(cards, "tdxd-her2-low-crc")
+    assert w["summary"] == title
+    status = by_topic(cards, "her2-status")[0]["extension"]["her2cds"]["status"]
+    assert ("HER2-low colorectal cancer" in w["summary"]) is (status != "positive")
+
+
+@pytest.mark.parametrize("orders, n_cards, names", [
+    # C1: one generic card naming every HER2-directed order; the T-DXd safety note once
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, "Herceptin", mid="h")], 1, "Pertuzumab, trastuzumab ordered"),
+    ([b.draft_order(P, "Perjeta", mid="p"), b.draft_order(P, ENHERTU, mid="x"), b.draft_order(P, "Herceptin", mid="h")], 1,
+     "Pertuzumab, trastuzumab, trastuzumab deruxtecan ordered"),
+    ([b.draft_order(P, "Herceptin", mid="h")], 1, "Trastuzumab ordered"),  # twin: one order
+])
+def test_c1_one_generic_warning_names_every_her2_order(client, orders, n_cards, names):
+    cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "0")], orders)
+    got = [w for w in warnings(cards) if w["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"]
+    assert len(got) == n_cards
+    assert f"{names}; HER2 status for gastric cancer is **negative**" in got[0]["detail"]
+    assert sorted(delete_targets(got[0])) == sorted(f"MedicationRequest/{o['id']}" for o in orders)
+    assert got[0]["detail"].count("myelosuppression") == (1 if any(o["id"] == "x" for o in orders) else 0)

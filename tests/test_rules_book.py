@@ -38,7 +38,7 @@ def test_a_fresh_book_has_every_rule_once_and_no_problem(raw, knowledge):
 def test_thresholds_and_criterion_sets_are_resolved(raw):
     book = fresh(raw)
     triumph = book.rules["crc.criterion.triumph-tissue"]
-    assert triumph["arms"][2]["all"]["ish_ratio"] == {"ge": 2.0}
+    assert triumph["arms"][3]["all"]["ish_ratio"] == {"ge": 2.0}
     users = book.threshold_users["common.threshold.ish-ratio-amplified"]
     assert {"crc.criterion.triumph-tissue", "crc.definition.her2-low", "gc.criterion.toga",
             "crc.contradiction.ihc0-ish-amplified", "common.trial.nct03929666"} <= set(users)
@@ -98,8 +98,8 @@ def _rule(data, name, key, rule_id):
      "crc-criteria: crc.definition.ras-wild-type: no rule function named 'nope'"),
     (lambda d: _rule(d, "testing", "rules", "crc.test.reflex-ish").update(suggestion="nope"),
      "testing: crc.test.reflex-ish names unknown suggestion nope"),
-    (lambda d: _rule(d, "testing", "order_rules", "common.order-test.reflex-ish").update(suggestion="nope"),
-     "testing: common.order-test.reflex-ish names unknown suggestion nope"),
+    (lambda d: _rule(d, "testing", "order_rules", "crc.order-test.reflex-ish").update(suggestion="nope"),
+     "testing: crc.order-test.reflex-ish names unknown suggestion nope"),
     (lambda d: _rule(d, "testing", "settling", "common.settling-test.equivocal").update(tests=["ish", "nope"]),
      "testing: common.settling-test.equivocal names unknown test nope"),
     (lambda d: _rule(d, "therapies", "caveats", "gc.therapy-note.confirm-her2-first").update(therapies=["gc.therapy.nope"]),
@@ -113,7 +113,7 @@ def _rule(data, name, key, rule_id):
      "warnings: common.warning.her2-drug-without-positive: unknown fact 'nope_fact'"),
     (lambda d: _rule(d, "trials", "exclusions", "crc.trial-exclusion.nct05350917-population").update(trials=["crc.trial.nope"]),
      "trials: crc.trial-exclusion.nct05350917-population names unknown trial crc.trial.nope"),
-    (lambda d: _rule(d, "crc-criteria", "criteria", "crc.criterion.triumph-tissue")["arms"][2]["all"]["ish_ratio"].update(
+    (lambda d: _rule(d, "crc-criteria", "criteria", "crc.criterion.triumph-tissue")["arms"][3]["all"]["ish_ratio"].update(
         ge={"threshold": "common.threshold.nope"}),
      "crc-criteria: crc.criterion.triumph-tissue uses unknown threshold common.threshold.nope"),
     (lambda d: d["evidence-notes"]["notes"].append(dict(d["evidence-notes"]["notes"][0])),

@@ -308,10 +308,11 @@ def test_ish_ratio_edges_for_every_ihc_score(client, score, ratio, status_rule_i
     assert ("crc.criterion.triumph-tissue" in ids) is (ratio >= 2.0 or score == "3+")
 
 
-@pytest.mark.parametrize("amplified_pct, heracles", [(50, False), (51, True), (None, True)])
+@pytest.mark.parametrize("amplified_pct, heracles", [(50, "not-met"), (51, "met"), (None, "unknown")])  # decision 6.18
 def test_heracles_fish_cell_fraction_edge(client, amplified_pct, heracles):
     ext = status_ext(run(client, b.ihc(P, "2+", 60), b.ish(P, 2.5, amplified_pct=amplified_pct)))
-    assert ("HERACLES" in ext["criteriaMet"]) is heracles
+    assert ("HERACLES" in ext["criteriaMet"]) is (heracles == "met")
+    assert ("HERACLES" in ext["criteriaUnknown"]) is (heracles == "unknown")
 
 
 @pytest.mark.parametrize("make, rule_id", [
@@ -376,6 +377,16 @@ def test_post_anti_egfr_note_for_each_anti_egfr_antibody(client, history, note):
 def test_evidence_notes_fire_and_their_twins_do_not(client, results, present, absent):
     ids = set(status_rules(run(client, *results)))
     assert present <= ids and not absent & ids
+
+
+def test_w2_twin_unreadable_history_excludes_no_trial_for_previously_treated_patients(client):
+    request = crc_request(b.ihc(P, "3+", 80))
+    for key in ("medicationRequests", "medicationStatements"):  # the history could not be read
+        del request["prefetch"][key]
+    code, body = call(client, request)
+    assert code == 200
+    [card] = by_topic(body["cards"], "her2-trials")
+    assert "common.trial-exclusion.previously-treated-in-first-line" not in rules(card)
 
 
 @pytest.mark.parametrize("results, missing", [
@@ -457,7 +468,8 @@ def test_plasma_only_positive_names_the_therapies_not_shown(client):
     cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)))
     assert "crc.therapy-gap.plasma-only" in status_rules(cards)
     assert cards[0]["detail"].count("positive by plasma only") == 4
-    assert "- Trastuzumab + lapatinib: its evidence is from tissue-positive patients" in cards[0]["detail"]
+    assert "- Trastuzumab + lapatinib — not shown, as this patient is positive by plasma only and the only " \
+           "ctDNA-selected cohort in the source is TRIUMPH's (pertuzumab + trastuzumab)" in cards[0]["detail"]
 
 
 @pytest.mark.parametrize("results, listed", [
@@ -487,7 +499,7 @@ def test_trial_card_names_the_offer_rule_each_trial_and_its_notes(client):
     ids = rules(by_topic(cards, "her2-trials")[0])
     assert ids[0] == "common.trial-offer.source-status"
     assert {"crc.trial.nct05253651", "common.trial.nct03929666", "common.trial-note.first-line",
-            "common.trial-note.criterion-not-given", "common.trial-note.previously-treated",
+            "common.trial-note.criterion-not-given", "common.trial-exclusion.previously-treated-in-first-line",
             "common.trial-note.criterion-interpreted"} <= set(ids)
     assert not {"crc.trial.nct03365882", "crc.trial.nct04744831", "crc.trial.nct04460456"} & set(ids)
 
@@ -670,11 +682,10 @@ def test_6_6_first_line_trial_not_offered_after_systemic_therapy(client, results
     ([b.ihc(P, "1+")], False),  # HER2-low without an ERBB2 mutation: outside "HER2-positive or Mutated"
     ([b.ihc(P, "2+", 60), b.ish(P, 1.4)], False),
     ([b.ihc(P, "1+"), b.ish(P, 2.3)], True),  # HER2-positive by TRIUMPH tissue
-    ([b.ihc(P, "2+", 40)], True),  # equivocal: not visibly outside
     ([b.ihc(P, "1+"), b.variant(P, "ERBB2", "p.Ser310Phe", origin="tissue")], True),  # an ERBB2 mutation result is on file
 ])
 def test_6_6_trial_population_her2_positive_or_mutated(client, results, offered):
-    [card] = by_topic(run(client, *results), "her2-trials")
+    [card] = by_topic(run(client, *results, history=[b.medication(P, "FOLFOX")]), "her2-trials")
     assert ("NCT05350917" in card["extension"]["her2cds"]["trials"]) is offered
     assert ("crc.trial-exclusion.nct05350917-population" in rules(card)) is (not offered)
     if not offered:
@@ -773,3 +784,168 @@ def test_6_10_ras_caveat_quotes_each_note_that_holds_and_the_status_card_states_
     caveat = lapatinib["detail"].split("**For this patient**")[1]
     assert "1 of 13 (8%) in MyPathway" in caveat and (heracles in caveat) is heracles_in_caveat
     assert ("crc.note.ras-high-clonality-heracles" in rules(lapatinib)) is heracles_in_caveat
+
+
+# ---------------------------------------------------------------- clinician review of the cards (W2-W4)
+LATER = [b.medication(P, "FOLFOX", date="2023-01-10")]
+NCT05350917 = "NCT05350917 Tislelizumab + disitamab vedotin + pyrotinib"
+
+
+@pytest.mark.parametrize("results, history, offered", [
+    # W2: NCT05350917 "... Advanced Colorectal Cancer Who Failed Standard Therapy" (Table 3)
+    ([b.ihc(P, "3+", 80)], [], False),
+    ([b.ihc(P, "3+", 80)], LATER, True),  # twin: systemic therapy on file
+])
+def test_w2_trial_for_previously_treated_patients_not_offered_in_first_line(client, results, history, offered):
+    [card] = by_topic(run(client, *results, history=history), "her2-trials")
+    assert ("NCT05350917" in card["extension"]["her2cds"]["trials"]) is offered
+    assert ("common.trial-exclusion.previously-treated-in-first-line" in rules(card)) is (not offered)
+    assert ("common.trial-note.previously-treated" in rules(card)) is offered
+    if not offered:
+        not_offered = card["detail"].split("**Not offered**")[1]
+        assert f"- {NCT05350917}: a trial for previously treated patients; no systemic therapy is on file" in not_offered
+
+
+@pytest.mark.parametrize("results, missing", [
+    # W3: "HER2-positive or Mutated": IHC 2+ without ISH, or an unscored IHC, cannot decide HER2-positive
+    ([b.ihc(P, "2+", 40)], "without an ISH result"),
+    ([b.ihc(P, "3+", 9, specimen=None)], "without an ISH result"),  # indeterminate: below TRIUMPH's cell fraction
+])
+def test_w3_nct05350917_cannot_be_assessed_without_the_result_that_decides_her2_positive(client, results, missing):
+    [card] = by_topic(run(client, *results, history=LATER), "her2-trials")
+    assert "NCT05350917" not in card["extension"]["her2cds"]["trials"]
+    assert "crc.trial-exclusion.nct05350917-undecided" in rules(card)
+    unassessable = card["detail"].split("**Could not be assessed**")[1]
+    assert f"- {NCT05350917}: its population is HER2-positive or ERBB2-mutated colorectal cancer; " \
+               f"HER2-positive cannot be decided {missing}" in unassessable
+
+
+@pytest.mark.parametrize("results", [
+    [b.ihc(P, "2+", 40), b.variant(P, "ERBB2", "p.Ser310Phe", origin="tissue")],  # twin: a mutation result is on file
+    [b.ihc(P, "2+", 60), b.ish(P, 2.0)],  # twin: ISH decides (positive)
+])
+def test_w3_twins_nct05350917_offered(client, results):
+    [card] = by_topic(run(client, *results, history=LATER), "her2-trials")
+    assert "NCT05350917" in card["extension"]["her2cds"]["trials"]
+    assert "crc.trial-exclusion.nct05350917-undecided" not in rules(card)
+
+
+EXPRESSING_TITLES = ["NCT04278144", "NCT03821233", "NCT04513223", "NCT04660929"]
+
+
+@pytest.mark.parametrize("results, expressing", [
+    # W4: titles "HER2-Expressing", "HER2-Positive Cancers" (HER2 high), "HER2 Expressing", "HER2-Overexpressing"
+    ([b.ihc(P, "0"), b.ish(P, 2.5)], False),  # positive by TRIUMPH tissue (ISH >= 2.0), IHC 0
+    ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)], False),
+    ([b.ihc(P, "3+", 80)], True),  # twin: expressing
+    ([b.ihc(P, "1+"), b.ish(P, 2.5)], True),  # twin: IHC 1+ expresses HER2
+])
+def test_w4_ihc0_is_not_offered_trials_for_her2_expressing_tumours(client, results, expressing):
+    [card] = by_topic(run(client, *results, history=LATER), "her2-trials")
+    offered = card["extension"]["her2cds"]["trials"]
+    if expressing:
+        assert set(EXPRESSING_TITLES) & set(offered) and "crc.trial-exclusion.ihc0-not-expressing" not in rules(card)
+    else:
+        assert not set(EXPRESSING_TITLES) & set(offered)
+        assert "crc.trial-exclusion.ihc0-not-expressing" in rules(card)
+        not_offered = card["detail"].split("**Not offered**")[1]
+        assert not_offered.count("IHC 0: not HER2-expressing") == len([n for n in EXPRESSING_TITLES if n in not_offered])
+        assert "NCT04660929" in not_offered
+
+
+# ---------------------------------------------------------------- clinician review of the cards (W5, M8)
+def criterion_line(cards, name):
+    [line] = [x for x in cards[0]["detail"].splitlines() if x.startswith(f"- {name}: ")]
+    return line
+
+
+def outcome(cards, code):
+    """met / unknown / not-met of one criterion on the status card."""
+    ext = status_ext(cards)
+    return "met" if code in ext["criteriaMet"] else "unknown" if code in ext["criteriaUnknown"] else "not-met"
+
+
+@pytest.mark.parametrize("results, harmonized, why", [
+    # W5: the harmonized criteria integrate IHC and FISH; the source states only the IHC 3+ >= 10% cut-off
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], "unknown", "no rule for an ISH result"),
+    ([b.ihc(P, "1+"), b.ish(P, 2.0)], "unknown", "no rule for an ISH result"),
+    ([b.ish(P, 2.3)], "unknown", "no rule for an ISH result"),  # no IHC at all
+    ([b.ihc(P, "2+", 40)], "unknown", "IHC 2+ without ISH"),
+    ([b.ihc(P, "indeterminate")], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.0)], "unknown", "the IHC could not be scored"),
+    # twins: the source's own cut-off decides
+    ([b.ihc(P, "3+", 10)], "met", None),
+    ([b.ihc(P, "3+", 9, specimen="Colon resection specimen")], "not-met", None),
+    ([b.ihc(P, "0")], "not-met", None),
+    ([b.ihc(P, "1+"), b.ish(P, 1.99)], "not-met", None),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.5)], "not-met", None),
+])
+def test_w5_harmonized_criterion_cannot_be_applied_where_the_source_gives_no_rule(client, results, harmonized, why):
+    cards = run(client, *results)
+    assert outcome(cards, "harmonized-10pct") == harmonized
+    if why:
+        line = criterion_line(cards, "harmonized 10% criterion")
+        assert why in line
+        assert ("the IHC could not be scored" in line) is (why == "the IHC could not be scored")
+
+
+@pytest.mark.parametrize("results, heracles, why", [
+    ([b.ihc(P, "indeterminate")], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "indeterminate"), b.ish(P, 2.5)], "unknown", "the IHC could not be scored"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], "unknown", "% of cells amplified is not reported"),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5, amplified_pct=51)], "met", None),  # twin
+    ([b.ihc(P, "0")], "not-met", None),  # twin
+])
+def test_w5_heracles_cannot_be_applied_without_a_score_or_the_cell_fraction(client, results, heracles, why):
+    cards = run(client, *results)
+    assert outcome(cards, "HERACLES") == heracles
+    if why:
+        assert why in criterion_line(cards, "HERACLES")
+
+
+@pytest.mark.parametrize("ihc, arm", [
+    # M8: TRIUMPH Table 1: biopsy "irrespective of percentage", surgical "within >10% of tumor cells"
+    (b.ihc(P, "3+", None, specimen="Colon biopsy"), "IHC 3+ on a biopsy specimen (Table 1: irrespective of the % of tumour cells)"),
+    (b.ihc(P, "3+", 5, specimen="Colon biopsy"), "IHC 3+ on a biopsy specimen (Table 1: irrespective of the % of tumour cells)"),
+    (b.ihc(P, "3+", 11, specimen="Colon resection specimen"), "IHC 3+ in > 10% of tumour cells"),
+    (b.ihc(P, "3+", 11, specimen=None), "IHC 3+ in > 10% of tumour cells"),
+    (b.ihc(P, "3+", None, specimen="Colon resection specimen"),
+     "IHC 3+ as called by the laboratory, % of tumour cells not reported (Table 1: > 10% on a surgical specimen)"),
+    (b.ihc(P, "3+", None, specimen=None),
+     "IHC 3+ as called by the laboratory, % of tumour cells not reported (Table 1: > 10% on a surgical specimen)"),
+])
+def test_m8_triumph_tissue_line_states_only_what_is_on_file(client, ihc, arm):
+    line = criterion_line(run(client, ihc), "TRIUMPH tissue")
+    assert line.startswith(f"- TRIUMPH tissue: **met** — {arm}")
+    if "in > 10%" not in arm:
+        assert "in > 10% of tumour cells" not in line
+
+
+@pytest.mark.parametrize("ihc", [b.ihc(P, "3+", 10, specimen="Colon resection specimen"), b.ihc(P, "3+", 9, specimen=None)])
+def test_m8_twins_triumph_tissue_not_met_at_or_below_ten_percent_on_surgery(client, ihc):
+    assert "TRIUMPH-tissue" not in status_ext(run(client, ihc))["criteriaMet"]
+
+
+@pytest.mark.parametrize("results, triumph", [
+    # M9 (decision 6.2): IHC 0 or 1+ alone is not met by TRIUMPH tissue; ISH settles IHC 2+ only
+    ([b.ihc(P, "1+")], "not-met"),
+    ([b.ihc(P, "0")], "not-met"),
+    ([b.ihc(P, "2+", 40)], "unknown"),  # twin: IHC 2+ needs ISH
+    ([b.ihc(P, "1+"), b.ish(P, 2.0)], "met"),  # twin: ISH on file decides
+    ([b.erbb2_cn(P, False)], "unknown"),  # twin: no IHC at all
+])
+def test_m9_triumph_tissue_for_ihc_0_or_1_alone_is_not_met(client, results, triumph):
+    assert outcome(run(client, *results), "TRIUMPH-tissue") == triumph
+
+
+@pytest.mark.parametrize("value, cut, group, figures", [
+    # M4: CRC Table 2: TRIUMPH tissue NGS CN >= 68.7, PFS 6.2 vs 2.2 months (HR 0.28)
+    (68.69, "< 68.7", "lower", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+    (68.7, "≥ 68.7", "higher", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+])
+def test_m4_copy_number_line_states_both_groups_and_the_unassessed_condition(client, value, cut, group, figures):
+    cards = run(client, b.ihc(P, "3+", 60), b.erbb2_cn(P, True, value, origin="tissue"))
+    [line] = [x for x in cards[0]["detail"].splitlines() if "tissue HER2 copy number by NGS" in x]
+    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS {figures}" in line
+    assert "without concurrent oncogenic alterations (not assessed here)" in line
+    assert "with no concurrent oncogenic alteration)" not in line

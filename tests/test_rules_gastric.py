@@ -360,3 +360,50 @@ def test_6_8_gastric_tdxd_card_carries_ild_and_myelosuppression(client):
     tdxd = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=TRASTUZUMAB), "her2-therapy")[0]
     assert "common.safety.tdxd-ild" in rules(tdxd)
     assert "myelosuppression" in tdxd["detail"] and "interstitial lung disease developed in 10%" in tdxd["detail"]
+
+
+# ---------------------------------------------------------------- clinician review of the cards (W2)
+@pytest.mark.parametrize("history, offered", [
+    # W2: NCT04499924 "patients with previously treated advanced HER2+ gastric or GEJ adenocarcinoma"
+    ((), False),
+    ((b.medication(P, "oxaliplatin", "32592", date="2023-02-01"),), True),  # twin: systemic therapy on file
+    (TRASTUZUMAB, True),
+])
+def test_w2_gastric_trial_for_previously_treated_patients_not_offered_in_first_line(client, history, offered):
+    [card] = by_topic(run(client, b.ihc(P, "3+", date="2024-01-01"), history=history), "her2-trials")
+    assert ("NCT04499924" in card["extension"]["her2cds"]["trials"]) is offered
+    assert ("common.trial-exclusion.previously-treated-in-first-line" in rules(card)) is (not offered)
+    if not offered:
+        assert "- NCT04499924 Tucatinib + trastuzumab + ramucirumab + paclitaxel: a trial for previously treated patients; " \
+               "no systemic therapy is on file" in card["detail"].split("**Not offered**")[1]
+
+
+# ---------------------------------------------------------------- clinician review of the cards (M2, M5)
+@pytest.mark.parametrize("history, summary, reassess", [
+    # M2: a plasma result is on file, so the card does not say "not tested"; no post-trastuzumab line without trastuzumab
+    ((), "HER2 indeterminate (gastric/GEJ), no tissue HER2 result; no gastric plasma criterion: Plasma (ctDNA) NGS", False),
+    (TRASTUZUMAB, "HER2 indeterminate (gastric/GEJ), no tissue HER2 result; no gastric plasma criterion: Plasma (ctDNA) NGS", True),
+])
+def test_m2_gastric_plasma_only_names_the_plasma_result_and_reassessment_only_after_trastuzumab(client, history, summary, reassess):
+    cards = run(client, b.erbb2_cn(P, True, 18), history=history)
+    assert cards[0]["summary"].startswith(summary)
+    assert status_ext(cards)["status"] == "indeterminate"  # a result on file, none the gastric criteria use (5.6, 6.11)
+    assert ("gc.note.plasma-reassess-after-trastuzumab" in status_rules(cards)) is reassess
+    assert ("post-progression biopsy" in cards[0]["detail"]) is reassess
+
+
+def test_m2_twin_no_result_at_all_is_not_tested(client):
+    assert run(client)[0]["summary"].startswith("HER2 not tested (gastric/GEJ)")
+
+
+@pytest.mark.parametrize("results, history, headline", [
+    # M5: the headline names that the only result predates trastuzumab (T-ACT: lost in 11 of 16)
+    ([PRE_TRASTUZUMAB_IHC], TRASTUZUMAB, True),
+    ([PRE_TRASTUZUMAB_IHC, b.erbb2_cn(P, True, 20, date="2024-05-01")], TRASTUZUMAB, False),  # twin: retained in plasma
+    ([b.ihc(P, "3+", date="2024-06-01")], TRASTUZUMAB, False),  # twin: result after trastuzumab
+    ([PRE_TRASTUZUMAB_IHC], (), False),  # twin: no trastuzumab
+])
+def test_m5_headline_names_a_result_that_predates_trastuzumab(client, results, history, headline):
+    cards = run(client, *results, history=history)
+    assert ("the only tissue result predates trastuzumab" in cards[0]["summary"]) is headline
+    assert ("gc.headline.result-predates-trastuzumab" in status_rules(cards)) is headline

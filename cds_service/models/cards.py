@@ -16,7 +16,8 @@ TOPIC_SYSTEM = "urn:her2-cds:topic"
 TopicCode = Literal["her2-status", "her2-therapy", "her2-trials", "her2-testing", "order-warning", "out-of-scope"]
 WarningCode = Literal["anti-egfr-her2-positive", "her2-drug-without-positive", "failed-agent-gastric",
                       "tdxd-her2-low-crc", "ras-mutant-dual-blockade",
-                      "tdxd-outside-evidence", "trastuzumab-single-agent-crc"]  # decisions 6.1, 6.3, 6.9 (docs/clinical-decisions.md)
+                      "tdxd-outside-evidence", "trastuzumab-single-agent-crc",  # clinical decisions 6.1, 6.3, 6.9
+                      "her2-regimen-outside-evidence", "her2-test-due"]  # clinical decisions 6.14, 6.13
 
 
 class Topic(Coding):

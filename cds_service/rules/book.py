@@ -232,6 +232,8 @@ class Evaluation:
         return other
 
     def lookup(self, name: str) -> Any:
+        if "." not in name:
+            return self.facts.get(name)
         node: Any = self.facts
         for part in name.split("."):
             if isinstance(node, Mapping):
@@ -287,5 +289,5 @@ class Evaluation:
 
     def text(self, template: Template | None, **local: Any) -> str:
         """A template rendered with the facts (and `local` names such as note, therapy, trial)."""
-        evaluation = self.child(local)
+        evaluation = self.child(local) if local else self
         return render(template, evaluation.lookup, evaluation.holds)

@@ -8,6 +8,7 @@ A condition is a mapping; every entry must hold (all-of):
     not: cond                        negation
     rule: <rule id>                  another rule holds (a criterion, definition, note, warning ...)
     unknown: cond                    holds when `cond` cannot be decided
+    undecided: "<reason>"            is unknown, with that reason (a case the source gives no rule for)
 
 Results are met / not-met / unknown. A test on a fact that is not on file is unknown (with its
 `missing_note`), unless it says `if_missing: met` (then met, its `note` shown as a caveat) or
@@ -50,11 +51,11 @@ OPS: dict[str, Callable[[Any, Any], bool]] = {
     "count_ge": lambda v, ref: len(v) >= ref,
 }
 SPEC_KEYS = set(OPS) | {"absent", "present", "if_missing", "note", "missing_note"}
-COMBINATORS = {"all", "any", "not", "rule", "unknown"}
+COMBINATORS = {"all", "any", "not", "rule", "unknown", "undecided"}
 ANNOTATIONS = {"label", "source", "sources"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """A condition's result: which arm met, caveats (if_missing: met), what is missing, rules used."""
 
@@ -101,9 +102,12 @@ def check_fact(name: str, value: Any, spec: Mapping[str, Any]) -> Outcome:
 
 def all_of(parts: list[Outcome]) -> Outcome:
     """Met when every part is; not met as soon as one is not (whatever is unknown); else unknown."""
-    if any(part.result == NOT_MET for part in parts):
-        return Outcome(NOT_MET)
-    unknown = [part for part in parts if part.result == UNKNOWN]
+    unknown = []
+    for part in parts:  # a loop, not any() and a comprehension: this runs for every condition of every rule
+        if part.result == NOT_MET:
+            return Outcome(NOT_MET)
+        if part.result == UNKNOWN:
+            unknown.append(part)
     if unknown:
         return Outcome(UNKNOWN, missing=[m for part in unknown for m in part.missing])
     return Outcome(MET, arm=next((part.arm for part in parts if part.arm), None),
@@ -130,6 +134,8 @@ def evaluate(condition: Mapping[str, Any] | None, lookup: Lookup, rule_outcome: 
             parts.append(Outcome(MET if evaluate(value, lookup, rule_outcome).result == UNKNOWN else NOT_MET))
         elif key == "rule":
             parts.append(rule_outcome(value))
+        elif key == "undecided":
+            parts.append(Outcome(UNKNOWN, missing=[value]))
         else:
             parts.append(check_fact(key, lookup(key), value))
     outcome = all_of(parts)

@@ -236,6 +236,7 @@ class TrialExclusion(Rule):
     """A matching trial named under "not offered" with this reason (the first that holds)."""
 
     trials: list[str] | None = Field(None, description="the trial rules it applies to (default: every trial)")
+    unassessable: bool = Field(False, description="name the trial under 'could not be assessed' instead")
     when: Condition | None = None
     text: Template
 
@@ -258,7 +259,7 @@ class OverrideReason(Model):
 class WarningRule(Rule):
     code: str = Field(description="the warning code on the card (extension.her2cds.warning)")
     indicator: Literal["info", "warning"]
-    title: str
+    title: Template
     group: Literal["per-order", "all-orders"] = "per-order"
     settling_test: bool = False
     when: Condition | None = None
@@ -302,6 +303,10 @@ class SuggestionRule(Rule):
     detail: Template
 
 
+class OrderTestRule(SuggestionRule):
+    code: str = Field(description="the warning code on the card (extension.her2cds.warning): draft orders made it due")
+
+
 class SettlingRule(Rule):
     when: Condition | None = None
     tests: list[str]
@@ -326,7 +331,7 @@ class HER2TestsFile(Model):
     tests: dict[str, LabTest]
     suggestions: list[Suggestion]
     rules: list[SuggestionRule]
-    order_rules: list[SuggestionRule]
+    order_rules: list[OrderTestRule]
     settling: list[SettlingRule]
     laboratory: list[LabRequestRule]
 

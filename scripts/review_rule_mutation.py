@@ -1,0 +1,90 @@
+# ruff: noqa: E501  (the mutant table: one mutant a line)
+"""Hand mutations of the rules added or changed after the clinician review of the cards (decisions
+6.12-6.24): each must make a seed-pinned test fail. Works on a copy of the checkout.
+
+    python scripts/review_rule_mutation.py [start end]    # all, or mutants start..end-1
+"""
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent
+M = [
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [trastuzumab, pertuzumab, lapatinib, tucatinib, pyrotinib, neratinib]}", "{intersects: [trastuzumab]}"),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [lapatinib, trastuzumab emtansine]}", "{intersects: [trastuzumab emtansine]}"),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [lapatinib, trastuzumab emtansine]}", "{intersects: [lapatinib]}"),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "{intersects: [lapatinib, tucatinib, trastuzumab emtansine]}", "{intersects: [tucatinib]}"),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "basis: {not_contains: tissue}", "basis: {not_contains: plasma}"),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "settling_test: true", "settling_test: false"),
+ ("cards/warnings.yaml", "crc.warning.tdxd-her2-low", "when: {status: {eq: positive}, ish_ratio", "when: {status: {ne: positive}, ish_ratio"),
+ ("cards/trials.yaml", "common.trial-exclusion.previously-treated-in-first-line", ", history_available: {eq: true}", ""),
+ ("cards/trials.yaml", "common.trial-exclusion.previously-treated-in-first-line", "line: {eq: first}", "line: {eq: later}"),
+ ("cards/trials.yaml", "crc.trial-exclusion.ihc0-not-expressing", 'ihc_score: {eq: "0"}', 'ihc_score: {eq: "1+"}'),
+ ("cards/trials.yaml", "crc.trial-exclusion.ihc0-not-expressing", "crc.trial.nct04660929]", "]"),
+ ("cards/trials.yaml", "crc.trial-exclusion.nct05350917-undecided", "status: {in: [equivocal, indeterminate]}", "status: {in: [equivocal]}"),
+ ("cards/trials.yaml", "crc.trial-exclusion.nct05350917-undecided", "unassessable: true", "unassessable: false"),
+ ("cards/crc-criteria.yaml", "crc.criterion.harmonized-10pct", "ish-ratio-amplified}, if_missing: not-met}\n          undecided", "ish-ratio-amplified}}\n          undecided"),
+ ("cards/crc-criteria.yaml", "crc.criterion.harmonized-10pct", '          ihc_score: {eq: "2+", if_missing: not-met}\n          ish_ratio: {absent: true}\n          undecided: "IHC 2+ without ISH: the source gives the harmonized cut-off for IHC 3+ only"\n', '          ihc_score: {eq: "2+", if_missing: not-met}\n          ish_ratio: {absent: true}\n'),
+ ("cards/crc-criteria.yaml", "crc.criterion.heracles", '          undecided: "the IHC could not be scored: HERACLES is written on the IHC score"', ''),
+ ("cards/crc-criteria.yaml", "crc.criterion.heracles", 'missing_note: "% of cells amplified is not reported', 'if_missing: met\n            note: "% of cells amplified is not reported'),
+ ("cards/crc-criteria.yaml", "crc.criterion.triumph-tissue", "ihc_percent_cells: {absent: true}", "ihc_percent_cells: {present: true}"),
+ ("cards/crc-criteria.yaml", "crc.criterion.triumph-tissue", 'not: {ihc_score: {in: ["0", "1+"]}}', 'not: {ihc_score: {in: ["0"]}}'),
+ ("cards/statements.yaml", "gc.headline.result-predates-trastuzumab", "      not: {rule: gc.definition.her2-retained-in-plasma}\n", ""),
+ ("cards/statements.yaml", "gc.headline.no-plasma-criterion", "      ish_on_file: {eq: false}\n", ""),
+ ("cards/evidence-notes.yaml", "gc.note.plasma-reassess-after-trastuzumab", ", history_drugs: {contains: trastuzumab}", ""),
+ ("cards/testing.yaml", "crc.test.reflex-ish", "suggestion: reflex-ish-crc", "suggestion: reflex-ish"),
+ ("cards/testing.yaml", "crc.test.ihc-after-ish", "suggestion: ihc-after-ish-crc", "suggestion: ihc-after-ish"),
+ ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-tissue-ngs", "figures for patients without concurrent oncogenic alterations (not assessed here)", "with no concurrent oncogenic alteration"),
+ ("cards/therapies.yaml", "crc.therapy-gap.plasma-only", "the only ctDNA-selected cohort in the source is TRIUMPH's", "its evidence is from tissue-positive patients"),
+ ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = rule["code"], []'),
+ ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = None, safety'),
+ ("cds_service/card_builder.py", None, "        lines += self.safety_lines(due.safety)\n", ""),
+ ("cds_service/rules/conditions.py", None, "parts.append(Outcome(UNKNOWN, missing=[value]))", "parts.append(Outcome(NOT_MET))"),
+ ("cds_service/assessment.py", None, "                elif offered:\n", "                elif True:\n"),
+ ("cds_service/assessment.py", None, "                if not excluded[\"unassessable\"]:", "                if True:"),
+ ("cds_service/rules/vocabulary.py", None, '"history_available": facts.history_available,', '"history_available": True,'),
+]
+TESTS = ["tests/test_rules_colorectal.py", "tests/test_rules_gastric.py", "tests/test_order_hooks.py", "tests/test_fixtures.py",
+         "tests/test_rules_unscored.py", "tests/test_rules_engine.py"]
+def mutate(text: str, block: str | None, old: str, new: str) -> str:
+    """`old` -> `new` once, inside the rule `block` (from its `- id:` to the next rule) or the whole file."""
+    if block is None:
+        assert text.count(old) == 1, old
+        return text.replace(old, new)
+    start = text.index(f"- id: {block}\n")
+    nxt = re.search(r"\n  - id: |\n[a-z_]+:\n", text[start + 5:])
+    end = start + 5 + nxt.start() if nxt else len(text)
+    seg = text[start:end]
+    assert seg.count(old) == 1, (block, old)
+    return text[:start] + seg.replace(old, new) + text[end:]
+
+
+def main() -> int:
+    chosen = M[int(sys.argv[1]):int(sys.argv[2])] if len(sys.argv) > 2 else M
+    tmp = Path(tempfile.mkdtemp(prefix="review-mutation-"))
+    root = tmp / "r"
+    shutil.copytree(SRC, root, ignore=shutil.ignore_patterns(".git", ".venv", "node_modules", "mutants", "__pycache__"))
+    survived = 0
+    try:
+        for file, block, old, new in chosen:
+            path = root / file
+            orig = path.read_text(encoding="utf-8")
+            path.write_text(mutate(orig, block, old, new), encoding="utf-8")
+            run = subprocess.run([str(SRC / ".venv/bin/python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+                                 cwd=root, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp)})
+            path.write_text(orig, encoding="utf-8")
+            killed = run.returncode != 0
+            survived += not killed
+            failed = next((line for line in run.stdout.splitlines() if line.startswith("FAILED")), "")
+            print("killed  " if killed else "SURVIVED", file, block or "", "|", old[:60].replace("\n", "\\n"), "|", failed[:120], flush=True)
+    finally:
+        shutil.rmtree(tmp)
+    print(f"{len(chosen)} mutants, {len(chosen) - survived} killed, {survived} survived")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
