@@ -61,14 +61,38 @@ def wait_up(base: str, proc: subprocess.Popen, timeout: float = 90) -> None:
     raise RuntimeError(f"{base} did not come up")
 
 
-def run_wrk(url: str, body_list: Path, seconds: int, connections: int) -> dict:
+def worker_times(master: int) -> tuple[int, float, float] | None:
+    """(workers, seconds on a CPU, seconds runnable but waiting for one), summed over all threads of the
+    server's worker processes (/proc/<pid>/task/*/schedstat); None where the kernel does not say.
+    On a shared machine this separates a server that waits (idle) from one that waits for the CPU."""
+    try:
+        workers = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        on_cpu = runnable = 0
+        for pid in workers:
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                ran, waited, _ = (task / "schedstat").read_text().split()
+                on_cpu, runnable = on_cpu + int(ran), runnable + int(waited)
+    except OSError:
+        return None
+    return len(workers), on_cpu / 1e9, runnable / 1e9
+
+
+def run_wrk(url: str, body_list: Path, seconds: int, connections: int, master: int | None = None) -> dict:
+    """wrk's figures; with `master` (the server's pid) also its workers' CPU time over the run."""
     threads = 1 if connections == 1 else 2
+    before, started = (worker_times(master) if master else None), time.monotonic()
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
                           "-s", str(ROOT / "bench" / "rotate.lua"), url], capture_output=True, text=True,
                          env=dict(os.environ, BENCH_LIST=str(body_list)), timeout=seconds + 60).stdout
     line = next(item for item in out.splitlines() if item.startswith("RESULT "))
     result = json.loads(line[len("RESULT "):])
     result["rps"] = result["requests"] / result["seconds"]
+    after = worker_times(master) if master else None
+    if before and after and before[0] == after[0]:
+        wall = after[0] * (time.monotonic() - started)
+        on_cpu, runnable = after[1] - before[1], after[2] - before[2]
+        result.update(cpu_ms=1000 * on_cpu / max(result["requests"], 1), share=(on_cpu / wall, runnable / wall,
+                                                                                max(0.0, 1 - (on_cpu + runnable) / wall)))
     return result
 
 
@@ -114,8 +138,8 @@ def main() -> int:
                 if cmd[0] == "cds_service.cli":
                     assert check.json()["cards"], "the service answered no card for a relevant order"
                 run_wrk(base + PATH, body_list, 2, 8)  # warm-up: imports, first connections, caches of code
-                idle = run_wrk(base + PATH, body_list, args.seconds, 1)
-                busy = run_wrk(base + PATH, body_list, args.seconds, 8)
+                idle = run_wrk(base + PATH, body_list, args.seconds, 1, proc.pid)
+                busy = run_wrk(base + PATH, body_list, args.seconds, 8, proc.pid)
                 results.append((name, idle, busy))
             finally:
                 proc.terminate()
@@ -142,17 +166,22 @@ def report(results: list[tuple[str, dict, dict]], args: argparse.Namespace, load
              f"gunicorn {version('gunicorn')}, {options['workers']} x {options['worker_class']} workers (gevent "
              f"{version('gevent')}). Pool: {args.patients} distinct order-sign calls, 30 resources each; wrk, "
              f"{args.seconds} s per measurement, on the same machine (loopback)._", "",
-             "| server | 1 conn: p50 ms | 1 conn: p99 ms | 8 conn: requests/s | 8 conn: p50 ms | 8 conn: p99 ms | errors |",
-             "|---|---|---|---|---|---|---|"]
+             "| server | 1 conn: p50 ms | 1 conn: p99 ms | 8 conn: requests/s | 8 conn: p50 ms | 8 conn: p99 ms | errors "
+             "| 8 conn: worker CPU ms per call | 8 conn: workers on CPU / waiting for a CPU / idle |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, idle, busy in results:
         errors = idle["errors"] + idle["non2xx"] + busy["errors"] + busy["non2xx"]
+        cpu = f"{busy['cpu_ms']:.2f}" if "cpu_ms" in busy else "—"
+        share = " / ".join(f"{x:.0%}" for x in busy["share"]) if "share" in busy else "—"
         lines.append(f"| {name} | {idle['p50']:.1f} | {idle['p99']:.1f} | {busy['rps']:.0f} | {busy['p50']:.1f} | "
-                     f"{busy['p99']:.1f} | {errors} |")
-    lines += ["", "| ratio | 8 conn throughput | 1 conn p50 |", "|---|---|---|"]
+                     f"{busy['p99']:.1f} | {errors} | {cpu} | {share} |")
+    lines += ["", "| ratio | 8 conn throughput | 1 conn p50 | 8 conn worker CPU per call |", "|---|---|---|---|"]
     for name, idle, busy in results:
         if name.startswith("ours"):
             for base_name, (b_idle, b_busy) in (("floor", floor), ("bare", bare)):
-                lines.append(f"| {name} / {base_name} | {busy['rps'] / b_busy['rps']:.0%} | {idle['p50'] / b_idle['p50']:.2f}x |")
+                cpu = f"{busy['cpu_ms'] / b_busy['cpu_ms']:.2f}x" if "cpu_ms" in busy and "cpu_ms" in b_busy else "—"
+                lines.append(f"| {name} / {base_name} | {busy['rps'] / b_busy['rps']:.0%} | "
+                             f"{idle['p50'] / b_idle['p50']:.2f}x | {cpu} |")
     return "\n".join(lines)
 
 

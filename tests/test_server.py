@@ -132,6 +132,45 @@ def test_workers_share_one_pseudonym_key_also_after_a_respawn(tmp_path):
     assert len({a.patient_key for a in audits}) == 1
 
 
+
+def test_accepted_connections_send_without_nagle_delay():
+    """gunicorn's listener sets TCP_NODELAY and accepted sockets inherit it: a response's headers and
+    body (two writes) never wait for the client's delayed ACK."""
+    import logging
+    import socket
+
+    from gunicorn.config import Config
+    from gunicorn.sock import create_sockets
+
+    config, port = Config(), free_port()
+    config.set("bind", f"127.0.0.1:{port}")
+    listener = create_sockets(config, logging.getLogger("gunicorn.error"))[0]
+    try:
+        with socket.create_connection(("127.0.0.1", port)):
+            accepted, _ = listener.sock.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        listener.close()
+
+
+@pytest.mark.slow
+def test_a_worker_serving_calls_runs_one_os_thread(tmp_path):
+    """No OS thread competes with the calls of a gevent worker for the GIL: nothing starts one at import
+    or when a call is answered from its prefetch (the fallback's event loop is made on first use)."""
+    port = free_port()
+    proc = _serve({"PORT": str(port), "HER2CDS_WORKERS": "2"}, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        for _ in range(6):  # one connection per call: both workers serve some
+            answer = requests.post(f"{base}/cds-services/her2-patient-view", json=load_request("gastric-ihc3"), timeout=30)
+            assert answer.status_code == 200
+        assert {len(list(Path(f"/proc/{worker}/task").iterdir())) for worker in _children(proc.pid)} == {1}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
 SLOW_CONNECTIONS = 256  # per mode, as in issue 17; bench/slow_clients.py measures the latency figures
 READ_TIMEOUT_S = 3
 
