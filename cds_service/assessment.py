@@ -14,7 +14,7 @@ from .facts import Facts, NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.book import Evaluation, RuleBook
 from .rules.conditions import MET, NOT_MET, UNKNOWN, Outcome
-from .rules.vocabulary import RESULT_KINDS, open_unscored, patient_facts
+from .rules.vocabulary import NOT_TESTED_WITH_RESULTS, RESULT_KINDS, open_unscored, patient_facts
 from .trial_registry import OPEN_STATUSES
 
 BASIS_ORDER = ("tissue", "plasma")
@@ -56,6 +56,7 @@ class TestDue:
     warning: str | None = None  # an order hook's test card: its warning code (extension.her2cds.warning)
     safety: list[dict] = field(default_factory=list)  # an order hook's test card: the draft drugs' safety statements
     requests: list[LabRequest] = field(default_factory=list)  # an ask-laboratory suggestion: what to ask
+    tumour: str | None = None  # the tumour type it is due for: its card cites that type's source
 
 
 @dataclass
@@ -139,6 +140,8 @@ def assess_tumour(tumour: str, facts: Facts, knowledge: Knowledge, overlay: Any 
     assert status_rule is not None  # the ladder ends with a rule that always holds (checked at load)
     view["status"] = status_rule["status"]
     view["status_text"] = status_rule["status"].replace("-", " ")
+    if view["status"] == "not-tested" and facts.not_used:  # other HER2 results are on file (decision 6.11)
+        view["status_text"] = NOT_TESTED_WITH_RESULTS
     results = [(kind, r) for kind in RESULT_KINDS if (r := facts.latest(kind)) is not None]
     a = Assessment(tumour, view["status"], list(view["basis"]), criteria, results, ras=view.get("ras"), view=view,
                    evaluation=ev, overlay=overlay, unscored=facts.unscored_of(), open_unscored=open_unscored(facts),
@@ -171,7 +174,7 @@ def lab_requests(ev: Evaluation, book: RuleBook, results: list[UnscoredResult]) 
 
 def test_due(a: Assessment, ev: Evaluation, rule: dict) -> TestDue:
     """A testing card due by a rule; an ask-laboratory suggestion carries the assessment's lab requests."""
-    due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule))
+    due = TestDue(rule["suggestion"], ev.text(rule["detail"]), ev.produced_by(rule), tumour=a.tumour_type)
     if ev.book.suggestions[rule["suggestion"]]["laboratory"]:
         due.requests = list(a.lab_requests)
         due.rules += [r.rule["id"] for r in a.lab_requests if r.rule["id"] not in due.rules]

@@ -9,7 +9,7 @@ from .assessment import Assessment, LabRequest, TestDue, TherapyOption
 from .facts import NotUsedResult, Result, UnscoredResult
 from .knowledge import Knowledge
 from .rules.conditions import MET, NOT_MET
-from .rules.vocabulary import UNSCORED_LABEL
+from .rules.vocabulary import NOT_TESTED_WITH_RESULTS, UNSCORED_LABEL, not_used_name
 from .rules.vocabulary import date_text as _date
 
 TOPIC_SYSTEM = "urn:her2-cds:topic"
@@ -89,8 +89,8 @@ def unscored_line(u: UnscoredResult, replaced: bool) -> str:
     line = f"- {u.test} — {_date(u.when)}{_reported(u)}: {u.lacks_text}"
     if u.interpretation:
         line += f"; the laboratory's own call: **{u.interpretation}**"
-    if u.derived_from:
-        line += f"; derived from {', '.join(u.derived_from)}"
+    if u.derived_from:  # named by count, never by record id (decision 6.10)
+        line += f"; derived from {len(u.derived_from)} other result(s) on file"
     return line + ("; a later scored result of its kind is used" if replaced else "")
 
 
@@ -151,23 +151,24 @@ class CardBuilder:
             summary += f": {met} met"
         elif a.results and a.open_unscored:  # the result without its value is named too, with the laboratory's call
             u = a.open_unscored[0]
-            call = f"(laboratory: {u.interpretation})" if u.interpretation else "without a value"
+            call = f"(laboratory: {u.interpretation})" if u.interpretation else f"({u.lacks_text})"  # what it lacks
             summary += f": {describe(*a.results[0])}; {UNSCORED_LABEL[u.kind]} {_date(u.when)} {call}"
         elif a.results:
             summary += ": " + "; ".join(describe(kind, r) for kind, r in a.results[:SUMMARY_RESULTS])
         elif a.unscored:
             summary += ": " + describe_unscored(a.unscored[0])
-        elif a.not_used:
-            summary = (f"HER2 not tested by IHC, ISH or NGS ({TUMOUR_LABEL[a.tumour_type]}): "
-                       f"{len(a.not_used)} HER2 result(s) on file not used ({a.not_used[0].test})")
+        elif a.not_used:  # never "not tested" with a HER2 result on file (6.11): every one is named
+            summary = (f"No tumour HER2 test usable for the criteria ({TUMOUR_LABEL[a.tumour_type]}); on file, not used: "
+                       + ", ".join(not_used_name(n) for n in a.not_used))
         elif a.missing:
             summary += f": {a.missing[0]}"
-        lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {STATUS_LABEL[a.status]}**"
+        label = NOT_TESTED_WITH_RESULTS if a.status == "not-tested" and a.not_used else STATUS_LABEL[a.status]
+        lines = [f"**HER2 status for {TUMOUR_LABEL[a.tumour_type]} cancer: {label}**"
                  + (f" (basis: {', '.join(a.basis)})" if a.basis else "")]
         if both_types:
             lines.append("Both colorectal and gastric/GEJ cancer are on file: each is assessed with its own rules.")
         lines.append("\n**Results used** (most recent of each kind)")
-        none = "- none with a usable score or ratio (see below)" if a.unscored else "- none on file"
+        none = "- none with a usable score or ratio (see below)" if a.unscored or a.not_used else "- none on file"
         lines += [f"- {describe(kind, r)} — {_date(r.when)}" for kind, r in a.results] or [none]
         if a.ras is not None and (a.ras["lines"] or a.ras["mutant"]):
             lines += [f"- RAS: {x}" for x in a.ras["mutant"] + a.ras["lines"]]
@@ -316,6 +317,11 @@ class CardBuilder:
                          "resource": self.communication_request(r, patient_id)}],
         } for r in requests]
 
+    def own_sources(self, sources: list[dict], tumour: str | None) -> list[dict]:
+        """The sources of the tumour type a card is for, when it has any (a shared rule cites both)."""
+        own = [s for s in sources if tumour and s["file"] == self.file_for(tumour)]
+        return own or sources
+
     def laboratory_card(self, due: TestDue, patient_id: str, indicator: str = "info") -> dict:
         """A her2-testing card whose suggestion asks the laboratory (no test is ordered)."""
         sug = self.k.suggestion(due.suggestion_id)
@@ -330,7 +336,8 @@ class CardBuilder:
             call = f"; the laboratory's own call: {u.interpretation}" if u.interpretation else ""
             lines.append(f"- **{u.test}** — {_date(u.when)}{_reported(u)}: {u.lacks_text}{call}. "
                          f"Ask for {r.ask}. {r.why}")
-        sources = [src for r in requests for src in ([r.rule["source"]] if r.rule.get("source") else r.rule["sources"])]
+        sources = self.own_sources([src for r in requests for src in ([r.rule["source"]] if r.rule.get("source") else r.rule["sources"])],
+                                   due.tumour)
         cites = list(dict.fromkeys(self.cite(src["file"], src["section"]) for src in sources))
         lines += ["", sug["reason"], "\nSources: " + "; ".join(cites)]
         card = self.card("her2-testing", summary, "\n".join(lines), indicator, file=sources[0]["file"], rules=due.rules)
@@ -342,12 +349,13 @@ class CardBuilder:
         sug = self.k.suggestion(due.suggestion_id)
         if sug["laboratory"]:
             return self.laboratory_card(due, patient_id, indicator)
-        file = sug["sources"][0]["file"]
+        sources = self.own_sources(sug["sources"], due.tumour)
+        file = sources[0]["file"]
         lines = [f"**{sug['title']}**", "", _sentence(due.detail), "", sug["reason"]]
         if context:
             lines += ["", context]
         lines += self.safety_lines(due.safety)
-        lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sug["sources"]))
+        lines.append("\nSources: " + "; ".join(self.cite(s["file"], s["section"]) for s in sources))
         card = self.card("her2-testing", sug["title"], "\n".join(lines), indicator, file=file, rules=due.rules,
                          extension={"warning": due.warning} if due.warning else None)
         card["suggestions"] = [{

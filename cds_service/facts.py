@@ -72,15 +72,19 @@ LACKS = {
     "score-conflict": "no usable score (the score and its wording disagree)",
     "ratio": "no HER2/CEP17 ratio",
     "ratio-unit": "ratio without a usable unit",
+    "ratio-copies": "a copy count (unit 'copies'), not a HER2/CEP17 ratio",
     "ratio-bound": "ratio given as a bound, not a value",
     "ihc-or-ish": "interpretation only, no IHC score or ISH ratio",
     "specimen": "no specimen type (tissue or plasma)",
     "specimen-serum": "serum specimen (the criteria use tissue or plasma)",
     "narrative": "narrative only (no structured result)",
     "members": "its grouped results were not received",
+    "immunoassay": "coded as a tissue immunoassay, not an IHC 0/1+/2+/3+ score",
     "value": "no value",
     "amplification-contradicted": "reported present, but its copy number is at or below the normal (diploid) copy number, "
                                   "which contradicts amplification",
+    "amplification-not-stated": "a copy-number variant reported present, with neither an amplification (gain) code nor a "
+                                "copy number above the normal (diploid) 2: not known to be an amplification",
 }
 
 
@@ -88,8 +92,9 @@ LACKS = {
 class UnscoredResult:
     """A HER2 result on file that cannot be scored (clinical decision 6.11).
 
-    kind: ihc | ish | interpretation | ngs (specimen unknown, or a copy number contradicting
-    "Present") | report (a HER2 DiagnosticReport with no structured HER2 result). `lacks` is a key
+    kind: ihc | ish | interpretation | ngs (specimen unknown, or a copy number that does not show
+    amplification) | report (a HER2 DiagnosticReport with no structured HER2 result) | immunoassay (a
+    tissue immunoassay with the laboratory's call). `lacks` is a key
     of LACKS; `interpretation` is the laboratory's own call (positive | negative | equivocal |
     indeterminate) when it gave one.
     """
@@ -261,7 +266,23 @@ class FactReader:
         self._reports(parsed, facts, produced, missing)
         self._conditions(parsed, facts)
         self._history(parsed, facts)
+        facts.notes = [self._named(note, parsed) for note in facts.notes]
         return facts
+
+    RECORD = re.compile(r"^(Observation|DiagnosticReport)/[^\s:#]+(#[^\s:]+)?")
+
+    def _named(self, note: str, parsed: ParsedResources) -> str:
+        """A data-quality note names its result by test and date, never by record id (decision 6.10)."""
+        match = self.RECORD.match(note)
+        if match is None:
+            return note
+        ref = match.group(0).split("#")[0]
+        resource = parsed.by_ref.get(ref) or parsed.rejected.get(ref) or {}
+        concept = resource.get("code") if isinstance(resource, dict) else None
+        texts = concept_texts(concept) + [c["code"] for c in codings(concept) if isinstance(c.get("code"), str)]
+        when = _when(resource) if isinstance(resource, dict) and resource else None
+        name = f"{texts[0] if texts else 'a HER2-related result'} of {when.date().isoformat() if when else 'unknown date'}"
+        return name + note[match.end():]
 
     @staticmethod
     def _size(facts: Facts) -> int:
@@ -369,7 +390,12 @@ class FactReader:
         spec = self._origin(obs, parsed, ctx)
         if carries == "not_used" and entry["reason"] == "cep17-alone" and ctx.grouped_in:
             return  # part of a grouped ISH test: attached to its ratio in _attach_cep17
-        if carries == "not_used":
+        if carries == "not_used" and entry["reason"] == "tissue-immunoassay" and (call := self.interpreter.call(obs)):
+            # the laboratory's call on a tissue immunoassay: perhaps an IHC coded otherwise; asked, never scored
+            self._unscored(facts, UnscoredResult(
+                "immunoassay", oid, when, self._test_name(obs, entry), self._code_of(obs, entry), "immunoassay",
+                self._reported(obs), call, "tissue", spec.kind, ctx.grouped_in, self._derived(obs)))
+        elif carries == "not_used":
             self._not_used(facts, oid, when, self._test_name(obs, entry), entry, entry["reason"], value_text(obs), ctx)
         elif carries == "ihc":
             self._ihc(obs, obs, oid, when, spec, entry, facts, ctx)
@@ -619,7 +645,8 @@ class FactReader:
             if change_codes & set(self.codes["copy_number_loss_types"]):
                 self._not_used(facts, oid, when, test, None, "erbb2-copy-number-loss", value_text(obs), ctx)
                 return
-            if not (change_codes & set(self.codes["copy_number_change_types"]) or (change is None and copy_comp is not None)):
+            gain = bool(change_codes & set(self.codes["copy_number_gain_types"]))
+            if not (gain or change_codes & set(self.codes["copy_number_change_types"]) or (change is None and copy_comp is not None)):
                 self._not_used(facts, oid, when, test, None, "erbb2-sequence-variant", value_text(obs), ctx)
                 return
             if present is None:
@@ -630,9 +657,14 @@ class FactReader:
             cn = self._component_value(obs, facts, oid, self.loinc, components["copy_number"], "ERBB2 copy number", copies_reader)
             if cn is not None:
                 values["copy_number"] = cn
-            if present and cn is not None and cn <= self.codes["neutral_copy_number"]["value"]:
-                self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", "amplification-contradicted",
-                                                     f"Present, copy number {cn:g}", None, spec.origin, spec.kind, ctx.grouped_in))
+            neutral = self.codes["neutral_copy_number"]["value"]
+            if present and (cn is None or cn <= neutral) and not (gain and cn is None):
+                # a gain at or below the diploid copy number contradicts itself; a copy-number variant
+                # (gain or loss) without a copy number above it is not known to be an amplification
+                lacks = "amplification-contradicted" if gain else "amplification-not-stated"
+                reported = "Present" + (f", copy number {cn:g}" if cn is not None else ", no copy number")
+                self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", lacks,
+                                                     reported, None, spec.origin, spec.kind, ctx.grouped_in))
                 return
             method_text = " ".join(concept_texts(obs.get("method"))).lower()
             if any(w in method_text for w in self.codes["specimen"]["qpcr_words"]):

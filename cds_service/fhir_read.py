@@ -30,6 +30,7 @@ class ParsedResources:
     by_type: dict[str, list[dict]] = field(default_factory=dict)
     by_ref: dict[str, dict] = field(default_factory=dict)
     issues: list[str] = field(default_factory=list)
+    rejected: dict[str, dict] = field(default_factory=dict)  # "Type/id" -> a resource that failed validation
 
     def add(self, resource: dict) -> None:
         rtype = resource["resourceType"]
@@ -169,6 +170,8 @@ def parse_resources(values: Iterable[Any], parsed: ParsedResources | None = None
             parsed.add(valid)
         elif problem:
             parsed.issues.append(problem)
+            if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+                parsed.rejected.setdefault(f"{rtype}/{resource['id']}", resource)
     return parsed
 
 

@@ -77,13 +77,17 @@ def copies_reader(q: Any) -> tuple[float | None, str | None]:
 def ratio_value(node: dict) -> tuple[float | None, str | None, str | None]:
     """(ratio, problem, lacks) from valueQuantity or valueRatio of an Observation or component.
 
-    `lacks` names what the result lacks for the criteria: "value", "ratio-unit" or "ratio-bound".
+    `lacks` names what the result lacks for the criteria: "value", "ratio-unit", "ratio-copies" (a copy
+    count sent as the ratio) or "ratio-bound".
     """
     if isinstance(node.get("valueQuantity"), dict):
         q = node["valueQuantity"]
         value, problem = quantity(q, RATIO_UNITS)
         if value is None:
             lacks = "ratio-bound" if q.get("comparator") else "ratio-unit" if problem and problem.startswith("unit") else "value"
+            unit = f"{q.get('unit') or ''} {q.get('code') or ''}".lower()
+            if lacks == "ratio-unit" and "cop" in unit:  # "copies", "copies/cell": a count, not HER2/CEP17
+                lacks = "ratio-copies"
             return None, problem, lacks
     elif isinstance(node.get("valueRatio"), dict):
         num = number((node["valueRatio"].get("numerator") or {}).get("value"))

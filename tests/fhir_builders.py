@@ -130,7 +130,8 @@ def erbb2_cn(pid: str, amplified: bool, copy_number: float | None = None, origin
              date: str = "2024-04-01", method: str | None = None, **kw: Any) -> dict:
     specimen = {"plasma": "Plasma cfDNA (ctDNA)", "tissue": "Tumour tissue (FFPE)"}.get(origin, origin)
     res = _variant_obs(pid, "ERBB2", amplified, date, specimen, **kw)
-    res["component"].append(_comp(LOINC, "48019-4", valueCodeableConcept=cc(SO, "SO:0001019", "copy_number_variation")))
+    change = ("SO:0001742", "copy_number_gain") if amplified else ("SO:0001019", "copy_number_variation")
+    res["component"].append(_comp(LOINC, "48019-4", valueCodeableConcept=cc(SO, *change)))
     if copy_number is not None:
         res["component"].append(_comp(LOINC, "82155-3", valueQuantity={"value": copy_number}))
     if method:

@@ -262,15 +262,15 @@ def gastric_ish_panel(pid: str = "gc-ish-panel") -> list[dict]:
 
 def gastric_not_criteria(pid: str = "gc-not-criteria") -> list[dict]:
     """Gastric/GEJ whose only HER2-related results are no criterion of the sources: serum HER2
-    (42914-2, on a v2-0487 SER Specimen), tissue immunoassay (72383-3) and a germline ERBB2 variant
-    (48002-0 = LA6683-2 Germline)."""
+    (42914-2, on a v2-0487 SER Specimen), a quantitative tissue immunoassay (72382-5, as the Genomics
+    Reporting IG example) and a germline ERBB2 variant (48002-0 = LA6683-2 Germline)."""
     serum = b.specimen(pid, b.V2_0487, "SER", "Serum")
     germline = b.component(b.LOINC, "48002-0", "Genomic source class [Type]", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
     return [b.patient(pid), b.gastric(pid), b.liver_mets(pid), serum,
             b.observation(pid, b.loinc("42914-2", "HER2 [Mass/volume] in Serum by Immunoassay"), "2024-01-20", specimen=b.ref(serum),
                           valueQuantity={"value": 18.5, "unit": "ng/mL", "system": "http://unitsofmeasure.org", "code": "ng/mL"}),
-            b.observation(pid, b.loinc("72383-3", "HER2 [Presence] in Tissue by Immunoassay"), "2024-01-22",
-                          valueCodeableConcept=b.loinc("LA6576-8", "Positive")),
+            b.observation(pid, b.loinc("72382-5", "HER2 [Units/volume] in Tissue by Immunoassay"), "2024-01-22",
+                          valueQuantity={"value": 20, "unit": "IU/mL"}),
             b.gr_variant(pid, "ERBB2", True, specimen="Blood", extra=(
                 b.component(b.LOINC, "48019-4", "DNA change type", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation")),
                 germline))]

@@ -1,9 +1,11 @@
 """What makes an ERBB2 copy-number result "amplified" (docs/input-codes.md section 6).
 
-"Present" with DNA change type SO:0001019 (copy_number_variation) or SO:0001742 (copy_number_gain)
-is amplification, as the input contract says, unless the copy number reported with it is at or
-below the normal diploid copy number of 2: then the result contradicts itself and is named on the
-card without counting as amplified. A copy_number_loss (SO:0001743) result says nothing about
+"Present" with DNA change type SO:0001742 copy_number_gain (LOINC LA14033-7 Copy number gain) is
+amplification unless the copy number reported with it is at or below the normal diploid copy number
+of 2 (then the result contradicts itself). "Present" with SO:0001019 copy_number_variation (a gain or
+a loss) is amplification only with a copy number above 2; without one it is a result on file that is
+not known to be an amplification (decision 6.11, pathologist review of issue #16 item 1): named on the
+card, the laboratory asked. A copy_number_loss (SO:0001743, LA14034-5) result says nothing about
 amplification. The expected values are written here (2 copies: the diploid genome), not read from
 cards/codes.yaml.
 """
@@ -37,6 +39,8 @@ def copy_number(value: float) -> dict:
 CNV = change_type("SO:0001019", "copy_number_variation")
 GAIN = change_type("SO:0001742", "copy_number_gain")
 LOSS = change_type("SO:0001743", "copy_number_loss")
+GAIN_LOINC = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(LOINC, "LA14033-7", "Copy number gain"))
+LOSS_LOINC = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(LOINC, "LA14034-5", "Copy number loss"))
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +56,14 @@ def read(reader, present: bool, *components: dict) -> Facts:
 @pytest.mark.parametrize("present, components, copies", [
     (True, (CNV, copy_number(14)), 14.0),
     (True, (CNV, copy_number(2.5)), 2.5),   # above 2: the laboratory's call stands (plasma copy numbers are diluted)
-    (True, (CNV,), None),                   # no copy number: "Present" is the amplification (input contract)
+    (True, (CNV, copy_number(3)), 3.0),     # the lowest whole copy number above the diploid 2
     (True, (GAIN, copy_number(14)), 14.0),
-    (True, (GAIN,), None),
+    (True, (GAIN,), None),                  # a gain code: the amplification, without a copy number too
+    (True, (GAIN_LOINC,), None),
+    (True, (GAIN_LOINC, copy_number(8)), 8.0),
     (True, (copy_number(6),), 6.0),         # a copy number without a change type
 ])
-def test_present_with_a_copy_number_above_two_or_none_is_amplified(reader, present, components, copies):
+def test_present_gain_or_copy_number_above_two_is_amplified(reader, present, components, copies):
     facts = read(reader, present, *components)
     [result] = facts.results["ngs_plasma"]
     assert result.values["amplified"] is True
@@ -66,11 +72,11 @@ def test_present_with_a_copy_number_above_two_or_none_is_amplified(reader, prese
 
 
 @pytest.mark.parametrize("components, copies", [
-    ((CNV, copy_number(1)), "1"),
-    ((CNV, copy_number(2)), "2"),
-    ((CNV, copy_number(0)), "0"),
+    ((GAIN, copy_number(1)), "1"),
+    ((GAIN, copy_number(2)), "2"),
+    ((GAIN, copy_number(0)), "0"),
     ((GAIN, copy_number(1.5)), "1.5"),
-    ((copy_number(2),), "2"),
+    ((GAIN_LOINC, copy_number(2)), "2"),
 ])
 def test_present_with_a_copy_number_at_or_below_two_is_never_amplified(reader, components, copies):
     facts = read(reader, True, *components)
@@ -81,9 +87,23 @@ def test_present_with_a_copy_number_at_or_below_two_is_never_amplified(reader, c
     assert facts.her2_on_file  # on file, never reported as untested
 
 
+@pytest.mark.parametrize("components, reported", [
+    ((CNV,), "Present, no copy number"),                     # a copy-number variant may be a loss
+    ((CNV, copy_number(2)), "Present, copy number 2"),
+    ((CNV, copy_number(1)), "Present, copy number 1"),
+    ((copy_number(2),), "Present, copy number 2"),
+])
+def test_copy_number_variant_without_gain_or_copy_number_above_two_is_not_known_amplified(reader, components, reported):
+    facts = read(reader, True, *components)
+    assert not facts.results.get("ngs_plasma") and not facts.results.get("ngs_tissue")
+    [item] = facts.unscored
+    assert (item.kind, item.lacks, item.reported) == ("ngs", "amplification-not-stated", reported)
+
+
 @pytest.mark.parametrize("present", [True, False])
-def test_copy_number_loss_says_nothing_about_amplification(reader, present):
-    facts = read(reader, present, LOSS, copy_number(1))
+@pytest.mark.parametrize("loss", [LOSS, LOSS_LOINC], ids=["SO", "LOINC"])
+def test_copy_number_loss_says_nothing_about_amplification(reader, present, loss):
+    facts = read(reader, present, loss, copy_number(1))
     assert not facts.results and not facts.unscored
     [item] = facts.not_used
     assert (item.ref, item.reason) == ("Observation/v", "erbb2-copy-number-loss")
@@ -117,17 +137,22 @@ def fixture_with(copies: float | None = None, change: tuple[str, str] | None = N
     return request
 
 
+LOSS_REQUESTS = (fixture_with(14, ("SO:0001743", "copy_number_loss")), fixture_with(None, ("SO:0001743", "copy_number_loss")))
+
+
 @pytest.mark.parametrize("request_, positive", [
     (fixture_with(14), True),
     (fixture_with(2.5), True),
-    (fixture_with(None), True),
+    (fixture_with(None), False),
+    (fixture_with(3), True),
     (fixture_with(14, ("SO:0001742", "copy_number_gain")), True),
+    (fixture_with(None, ("SO:0001742", "copy_number_gain")), True),
     (fixture_with(1), False),
     (fixture_with(2), False),
     (fixture_with(2, ("SO:0001742", "copy_number_gain")), False),
-    (fixture_with(14, ("SO:0001743", "copy_number_loss")), False),
-    (fixture_with(None, ("SO:0001743", "copy_number_loss")), False),
-], ids=["cn14", "cn2.5", "no-cn", "gain-cn14", "cn1", "cn2", "gain-cn2", "loss-cn14", "loss-no-cn"])
+    (LOSS_REQUESTS[0], False),
+    (LOSS_REQUESTS[1], False),
+], ids=["cn14", "cn2.5", "no-cn", "cn3", "gain-cn14", "gain-no-cn", "cn1", "cn2", "gain-cn2", "loss-cn14", "loss-no-cn"])
 def test_triumph_blood_needs_a_copy_number_above_two_when_one_is_reported(client, request_, positive):
     code, body = call(client, request_)
     assert code == 200
@@ -136,5 +161,8 @@ def test_triumph_blood_needs_a_copy_number_above_two_when_one_is_reported(client
     assert (status["status"] == "positive") is positive
     assert ("crc.criterion.triumph-blood" in status["rules"]) is positive
     [card] = [c for c in body["cards"] if c["extension"]["her2cds"] is status]
-    # named either way: by its date when used, by the data-quality note (which names the record) when not
-    assert ERBB2_DATE in card["detail"] or ERBB2_OBSERVATION in card["detail"]
+    # named by its date either way (used, or on file without a usable value); never by its record id
+    assert ERBB2_DATE in card["detail"] and ERBB2_OBSERVATION not in card["detail"]
+    asked = {r for c in body["cards"] for r in c["extension"]["her2cds"]["rules"] if ".lab-request." in r}
+    loss = request_ is LOSS_REQUESTS[0] or request_ is LOSS_REQUESTS[1]
+    assert asked == (set() if positive or loss else {"crc.lab-request.ngs-amplification"})

@@ -124,12 +124,11 @@ def test_issue_15_safety_notes_on_therapy_cards(client, name):
 @pytest.mark.parametrize("name", sorted(p.stem for p in (FIXTURES / "requests").glob("*.json")))
 def test_issue_15_card_text_names_no_internal_id(client, name):
     """Decision 6.10: criterion names, drugs and result dates, never record ids or internal codes (the
-    data-quality notes of the fact layer, which name the record they concern, are left to issue #16)."""
+    data-quality notes of the fact layer too name their result by test and date)."""
     for card in call(client, load_request(name))[1]["cards"]:
-        lines = [card["summary"], *(s["label"] for s in card.get("suggestions", []))]
-        lines += [line for line in card["detail"].splitlines() if not line.startswith(("- Observation/", "- DiagnosticReport/"))]
-        text = "\n".join(lines)
-        assert [w for w in ("Observation/", "MedicationRequest/", "harmonized-10pct", "TRIUMPH-tissue", "TRIUMPH-blood",
+        text = "\n".join([card["summary"], card["detail"], *(s["label"] for s in card.get("suggestions", []))])
+        assert [w for w in ("Observation/", "DiagnosticReport/", "MedicationRequest/", "harmonized-10pct", "TRIUMPH-tissue",
+                            "TRIUMPH-blood",
                             "HER2 criterion: -", "clinical rules decision") if w in text] == []
 
 

@@ -74,8 +74,9 @@ MCODE_HER2 = {
                 ("not_used", "serum")),
     "72382-5": ("HER2 [Units/volume] in Tissue by Immunoassay", {"valueQuantity": {"value": 20, "unit": "IU/mL"}},
                 ("not_used", "tissue-immunoassay")),
+    # with the laboratory's call: perhaps an IHC under another code, asked (review of 6.11, item 4)
     "72383-3": ("HER2 [Presence] in Tissue by Immunoassay", {"valueCodeableConcept": b.loinc("LA6576-8", "Positive")},
-                ("not_used", "tissue-immunoassay")),
+                ("unscored", "immunoassay", "immunoassay", "positive")),
     "74861-6": ("Chromosome 17 copy number/nucleus in Tissue by FISH", {"valueQuantity": {"value": 2.0}}, ("not_used", "cep17-alone")),
 }
 
@@ -174,21 +175,21 @@ def test_ish_ratio_that_cannot_be_used_is_named_with_what_it_lacks(reader, value
     assert not facts.results.get("ish")
 
 
-ERBB2_CNV = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation"))
+ERBB2_GAIN = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001742", "copy_number_gain"))
 CN_14 = b.component(LOINC, "82155-3", valueQuantity={"value": 14, "system": "http://unitsofmeasure.org", "code": "1"})
 GERMLINE = b.component(LOINC, "48002-0", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
 SOMATIC = b.component(LOINC, "48002-0", valueCodeableConcept=b.loinc("LA6684-0", "Somatic"))
 
 
 @pytest.mark.parametrize("gene, present, extra, expected", [
-    ("ERBB2", True, (ERBB2_CNV, CN_14, SOMATIC), ("ngs_plasma", {"amplified": True, "copy_number": 14.0})),
+    ("ERBB2", True, (ERBB2_GAIN, CN_14, SOMATIC), ("ngs_plasma", {"amplified": True, "copy_number": 14.0})),
     ("ERBB2", True, (CN_14,), ("ngs_plasma", {"amplified": True, "copy_number": 14.0})),  # copy number without 48019-4
-    ("ERBB2", False, (ERBB2_CNV,), ("ngs_plasma", {"amplified": False})),
-    ("ERBB2", True, (ERBB2_CNV, CN_14, GERMLINE), ("not_used", "germline")),
+    ("ERBB2", False, (ERBB2_GAIN,), ("ngs_plasma", {"amplified": False})),
+    ("ERBB2", True, (ERBB2_GAIN, CN_14, GERMLINE), ("not_used", "germline")),
     ("KRAS", True, (GERMLINE, b.component(LOINC, "48005-3", valueCodeableConcept={"text": "p.Gly12Asp"})), ("not_used", "germline")),
     ("ERBB2", True, (b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:1000002", "substitution")),),
      ("not_used", "erbb2-sequence-variant")),
-    ("ERBB2", None, (ERBB2_CNV,), ("unscored", "ngs", "value")),
+    ("ERBB2", None, (ERBB2_GAIN,), ("unscored", "ngs", "value")),
 ])
 def test_genomics_reporting_variants(reader, gene, present, extra, expected):
     facts = read(reader, b.gr_variant(P, gene, present, specimen="Plasma cfDNA", extra=extra, oid="v"))
@@ -271,7 +272,7 @@ V2, SCT = b.V2_0487, b.SNOMED
 ])
 def test_specimen_type_decides_the_origin_of_an_erbb2_result(reader, system, code, display, origin):
     spec = b.specimen(P, system, code, display, sid="s1") if code else b.specimen(P, None, None, sid="s1", text=display)
-    facts = read(reader, spec, b.gr_variant(P, "ERBB2", True, specimen={"reference": "Specimen/s1"}, extra=(ERBB2_CNV,), oid="v"))
+    facts = read(reader, spec, b.gr_variant(P, "ERBB2", True, specimen={"reference": "Specimen/s1"}, extra=(ERBB2_GAIN,), oid="v"))
     if origin is None:
         item = only(facts.unscored)
         assert item.kind == "ngs" and item.lacks in ("specimen", "specimen-serum") and item.interpretation == "positive"
@@ -282,12 +283,12 @@ def test_specimen_type_decides_the_origin_of_an_erbb2_result(reader, system, cod
 
 def test_serum_specimen_is_named_as_serum(reader):
     spec = b.specimen(P, V2, "SER", sid="s1")
-    item = only(read(reader, spec, b.gr_variant(P, "ERBB2", True, specimen={"reference": "Specimen/s1"}, extra=(ERBB2_CNV,))).unscored)
+    item = only(read(reader, spec, b.gr_variant(P, "ERBB2", True, specimen={"reference": "Specimen/s1"}, extra=(ERBB2_GAIN,))).unscored)
     assert (item.lacks, item.origin) == ("specimen-serum", "serum")
 
 
 def test_contained_specimen_coded_plas(reader):
-    variant = b.gr_variant(P, "ERBB2", True, specimen={"reference": "#spec"}, extra=(ERBB2_CNV,))
+    variant = b.gr_variant(P, "ERBB2", True, specimen={"reference": "#spec"}, extra=(ERBB2_GAIN,))
     variant["contained"] = [{"resourceType": "Specimen", "id": "spec", "type": b.cc(V2, "PLAS")}]
     assert only(read(reader, variant).results["ngs_plasma"])
 
@@ -361,7 +362,7 @@ def test_ihc_text_that_is_ambiguous_is_never_guessed(reader, text, lacks, form):
 
 def test_report_specimen_and_date_apply_to_results_that_name_none(reader):
     spec = b.specimen(P, V2, "PLAS", sid="s1")
-    variant = b.gr_variant(P, "ERBB2", True, date=None, extra=(ERBB2_CNV,), oid="v")
+    variant = b.gr_variant(P, "ERBB2", True, date=None, extra=(ERBB2_GAIN,), oid="v")
     report = b.diagnostic_report(P, b.loinc("51969-4", "Genetic analysis report"), (variant,), (spec,), date="2024-04-02", rid="r")
     result = only(read(reader, spec, variant, report).results["ngs_plasma"])
     assert (result.grouped_in, result.when.date().isoformat()) == ("DiagnosticReport/r", "2024-04-02")
@@ -369,14 +370,14 @@ def test_report_specimen_and_date_apply_to_results_that_name_none(reader):
 
 def test_result_own_specimen_wins_over_the_reports(reader):
     plasma, tissue = b.specimen(P, V2, "PLAS", sid="s1"), b.specimen(P, V2, "TISS", sid="s2")
-    variant = b.gr_variant(P, "ERBB2", True, specimen=b.ref(tissue), extra=(ERBB2_CNV,))
+    variant = b.gr_variant(P, "ERBB2", True, specimen=b.ref(tissue), extra=(ERBB2_GAIN,))
     report = b.diagnostic_report(P, b.loinc("51969-4"), (variant,), (plasma,))
     assert only(read(reader, plasma, tissue, variant, report).results["ngs_tissue"])
 
 
 def test_report_with_specimens_of_two_kinds_gives_no_origin(reader):
     plasma, tissue = b.specimen(P, V2, "PLAS", sid="s1"), b.specimen(P, V2, "TISS", sid="s2")
-    variant = b.gr_variant(P, "ERBB2", True, extra=(ERBB2_CNV,))
+    variant = b.gr_variant(P, "ERBB2", True, extra=(ERBB2_GAIN,))
     report = b.diagnostic_report(P, b.loinc("51969-4"), (variant,), (plasma, tissue))
     assert only(read(reader, plasma, tissue, variant, report).unscored).lacks == "specimen"
 
@@ -432,7 +433,7 @@ def test_outer_grouper_context_reaches_inner_members_whatever_the_order(reader):
 def test_versioned_and_absolute_references_resolve(reader):
     spec = b.specimen(P, V2, "PLAS", sid="s1")
     variant = b.gr_variant(P, "ERBB2", True, specimen={"reference": "https://ehr.example/fhir/Specimen/s1/_history/3"},
-                           extra=(ERBB2_CNV,))
+                           extra=(ERBB2_GAIN,))
     assert only(read(reader, spec, variant).results["ngs_plasma"])
 
 
@@ -549,7 +550,7 @@ def test_fixture_readme_names_every_fixture():
 def test_no_shape_of_this_file_gives_a_server_error(client):
     """Every shape above, sent as a hook request: 200, never a 500."""
     shapes = [obs(code, display, **value) for code, (display, value, _) in MCODE_HER2.items()]
-    shapes += [b.gr_variant(P, "ERBB2", True, specimen={"reference": "#s"}, extra=(ERBB2_CNV, CN_14, GERMLINE)),
+    shapes += [b.gr_variant(P, "ERBB2", True, specimen={"reference": "#s"}, extra=(ERBB2_GAIN, CN_14, GERMLINE)),
                b.diagnostic_report(P, {"text": "HER2"}, conclusion="x" * 5000, result=[{"reference": "#missing"}]),
                obs("18474-7", "HER2", valueString="＋＋＋ 3+ " * 50)]
     for resource in shapes:

@@ -161,7 +161,9 @@ def test_ihc_2plus_without_ish_is_equivocal_with_reflex_ish(client):
 def test_entered_in_error_result_is_ignored_and_said(client):
     cards = run(client, b.ihc(P, "3+", 90, status="entered-in-error", oid="bad"), b.ihc(P, "0", oid="good"))
     assert status_ext(cards)["status"] == "negative"
-    assert "Observation/bad ignored: status 'entered-in-error'" in cards[0]["detail"]
+    # named by test and date, never by record id (decision 6.10)
+    assert "HER2 Ag [Presence] in Tissue by Immune stain of 2024-03-01 ignored: status 'entered-in-error'" in cards[0]["detail"]
+    assert "Observation/bad" not in cards[0]["detail"]
 
 
 def test_most_recent_result_of_a_kind_wins(client):
@@ -234,7 +236,8 @@ def test_plasma_only_positive_offers_only_the_plasma_backed_regimen(client):
 @pytest.mark.parametrize("value, unit", [(5, "mg"), (150, "%")])
 def test_unknown_unit_or_impossible_value_is_unusable_not_converted(client, value, unit):
     cards = run(client, b.ihc(P, "0"), b.local_value(P, "ctdna-fraction", value, unit=unit, oid="frac"))
-    assert "Observation/frac: ctdna-fraction unusable" in cards[0]["detail"]
+    assert "ctdna-fraction of 2024-04-01: ctdna-fraction unusable" in cards[0]["detail"]
+    assert "Observation/frac" not in cards[0]["detail"]
     assert "ctDNA fraction" not in cards[0]["detail"].split("**Criteria**")[0]
 
 
@@ -254,7 +257,7 @@ def test_genomic_result_of_unknown_origin_is_not_used(client):
     assert status_ext(cards)["status"] == "indeterminate"
     assert "no specimen type (tissue or plasma)" in cards[0]["detail"]  # named on file, never "no plasma result"
     assert "no plasma (ctDNA) ERBB2 result" not in cards[0]["detail"]
-    assert "common.lab-request.ngs-specimen" in rules(by_topic(cards, "her2-testing")[0])
+    assert "crc.lab-request.ngs-specimen" in rules(by_topic(cards, "her2-testing")[0])
 
 
 @pytest.mark.parametrize("value", [{"valueString": "score 3+"}, {"valueInteger": 3}, {"valueCodeableConcept": {"text": "3+"}}])
@@ -270,7 +273,8 @@ def test_invalid_fhir_observation_is_reported_not_used(client):
     obs["effectiveDateTime"] = "last tuesday"
     cards = run(client, obs)
     assert status_ext(cards)["status"] == "indeterminate"
-    assert "Observation/broken is not valid FHIR R4" in cards[0]["detail"]
+    assert "HER2 Ag [Presence] in Tissue by Immune stain of unknown date is not valid FHIR R4" in cards[0]["detail"]
+    assert "Observation/broken" not in cards[0]["detail"]
 
 
 def test_observation_of_another_patient_is_not_used(client):
@@ -388,7 +392,7 @@ def test_w2_twin_unreadable_history_excludes_no_trial_for_previously_treated_pat
 @pytest.mark.parametrize("results, missing", [
     ([], {"crc.missing.ihc", "crc.missing.ish", "crc.missing.plasma"}),
     ([b.ihc(P, "2+", 40)], {"crc.missing.ish", "crc.missing.plasma"}),
-    ([b.ihc(P, "3+", 60)], {"crc.missing.plasma"}),
+    ([b.ihc(P, "3+", 60)], set()),  # positive by tissue: plasma would not change the outcome (review of 6.11, item 11)
     ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12)], {"crc.missing.ras-status"}),
     ([b.ihc(P, "3+", 60), b.erbb2_cn(P, True, 12), b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)], set()),
 ])

@@ -265,7 +265,7 @@ def test_findings_order_meaning_data_notes_then_unknown_start(client):
     cards = run(client, b.ihc(P, "3+", date="2023-01-15"), ignored,
                 history=[{**b.medication(P, "trastuzumab", "224905"), "authoredOn": None}])
     notes = cards[0]["detail"].split("**Notes**")[1]
-    meaning, ignored_at, start = (notes.index("Gastric IHC 3+ (Table 3)"), notes.index("Observation/bad ignored"),
+    meaning, ignored_at, start = (notes.index("Gastric IHC 3+ (Table 3)"), notes.index("Immune stain of 2024-03-01 ignored"),
                                   notes.index("Trastuzumab is in the history without a start date"))
     assert meaning < ignored_at < start
 

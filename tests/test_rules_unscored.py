@@ -64,7 +64,7 @@ def lab_requests(cards):
 # ---------------------------------------------------------------- every HER2 shape of mCODE and the IG
 
 POS, NEG, PRESENT, ABSENT = ("LA6576-8", "Positive"), ("LA6577-6", "Negative"), ("LA9633-4", "Present"), ("LA9634-2", "Absent")
-ERBB2_CNV = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001019", "copy_number_variation"))
+ERBB2_GAIN = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:0001742", "copy_number_gain"))
 GERMLINE = b.component(LOINC, "48002-0", valueCodeableConcept=b.loinc("LA6683-2", "Germline"))
 ERBB2_SUBSTITUTION = b.component(LOINC, "48019-4", valueCodeableConcept=b.cc(b.SO, "SO:1000002", "substitution"))
 ERBB2_GENE = b.component(LOINC, "48018-6", valueCodeableConcept=b.cc("http://www.genenames.org", "HGNC:3430", "ERBB2"))
@@ -72,7 +72,7 @@ ERBB2_GENE = b.component(LOINC, "48018-6", valueCodeableConcept=b.cc("http://www
 
 def plas_cnv():
     spec = b.specimen(P, V2, "PLAS", sid="plas")  # v2-0487 code only, no display
-    return [spec, b.gr_variant(P, "ERBB2", True, specimen=b.ref(spec), extra=(ERBB2_CNV,), oid="x")]
+    return [spec, b.gr_variant(P, "ERBB2", True, specimen=b.ref(spec), extra=(ERBB2_GAIN,), oid="x")]
 
 
 # Each shape, alone on file: what the laboratory sent -> on the cards.
@@ -107,9 +107,11 @@ SHAPES = {
     "72382-5 tissue immunoassay": (lambda: [obs("72382-5", "HER2 [Units/volume] in Tissue", oid="x",
                                                 valueQuantity={"value": 20, "unit": "IU/mL"})],
                                    None, None, "a tissue immunoassay is not the IHC 0/1+/2+/3+ scoring"),
+    # the laboratory's call on a tissue immunoassay: perhaps an IHC under another code, asked (review of 6.11, item 4)
     "72383-3 tissue immunoassay": (lambda: [obs("72383-3", "HER2 [Presence] in Tissue by Immunoassay", oid="x",
                                                 valueCodeableConcept=b.loinc(*POS))],
-                                   None, None, "a tissue immunoassay is not the IHC 0/1+/2+/3+ scoring"),
+                                   "coded as a tissue immunoassay", ("crc.lab-request.immunoassay", "gc.lab-request.immunoassay"),
+                                   None),
     "74861-6 CEP17 alone": (lambda: [obs("74861-6", "CEP17 copies/nucleus", oid="x", valueQuantity={"value": 2.0})],
                             None, None, "a chromosome 17 count on its own is no HER2 criterion"),
     # Genomics Reporting IG HER2 examples and shapes
@@ -117,15 +119,15 @@ SHAPES = {
                                              valueCodeableConcept=b.loinc(*PRESENT), component=[ERBB2_GENE])],
                                 "no 0/1+/2+/3+ score", ("crc.lab-request.ihc-score", "gc.lab-request.ihc-score"), None),
     "IG ERBB2 CNV on PLAS": (plas_cnv, "Plasma (ctDNA) NGS: ERBB2 amplified", None, None),
-    "IG ERBB2 CNV germline": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Plasma", extra=(ERBB2_CNV, GERMLINE), oid="x")],
+    "IG ERBB2 CNV germline": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Plasma", extra=(ERBB2_GAIN, GERMLINE), oid="x")],
                               None, None, "a germline (inherited) result is not a tumour result"),
     "IG ERBB2 sequence variant": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="Tissue", extra=(ERBB2_SUBSTITUTION,), oid="x")],
                                   None, None, "an ERBB2 sequence variant is not an amplification"),
-    "IG ERBB2 CNV without specimen": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="sample 7", extra=(ERBB2_CNV,), oid="x")],
+    "IG ERBB2 CNV without specimen": (lambda: [b.gr_variant(P, "ERBB2", True, specimen="sample 7", extra=(ERBB2_GAIN,), oid="x")],
                                       "no specimen type (tissue or plasma)",
-                                      ("common.lab-request.ngs-specimen", "common.lab-request.ngs-specimen"), None),
-    "IG ERBB2 CNV without value": (lambda: [b.gr_variant(P, "ERBB2", None, specimen="Plasma", extra=(ERBB2_CNV,), oid="x")],
-                                   "no value", ("common.lab-request.ngs-value", "common.lab-request.ngs-value"), None),
+                                      ("crc.lab-request.ngs-specimen", "gc.lab-request.ngs-specimen"), None),
+    "IG ERBB2 CNV without value": (lambda: [b.gr_variant(P, "ERBB2", None, specimen="Plasma", extra=(ERBB2_GAIN,), oid="x")],
+                                   "no value", ("crc.lab-request.ngs-value", "gc.lab-request.ngs-value"), None),
     # values the laboratory sent that cannot be scored
     "ratio with unknown unit": (lambda: [obs("49683-6", "ERBB2/CEP17", oid="x", valueQuantity={"value": 2.3, "unit": "mg"})],
                                 "ratio without a usable unit", ("crc.lab-request.ish-ratio", "gc.lab-request.ish-ratio"), None),
@@ -161,6 +163,7 @@ EXPECTED = {
         "96893-3 Positive": ("indeterminate", "crc.status.no-tissue-result",
                              ["common.test.ask-laboratory", "crc.test.ihc-after-ish-without-ratio"]),
         "48676-1 Negative": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
+        "72383-3 tissue immunoassay": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG immune stain Present": ("indeterminate", "crc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG ERBB2 CNV on PLAS": ("indeterminate", "crc.status.no-tissue-result", ["crc.test.tissue-test"]),
         "IG ERBB2 CNV without specimen": ("indeterminate", "crc.status.no-tissue-result",
@@ -187,6 +190,7 @@ EXPECTED = {
         "85318-4 Absent": ("indeterminate", "gc.status.ish-without-ihc", ["common.test.ask-laboratory", "gc.test.ihc-after-ish"]),
         "96893-3 Positive": ("indeterminate", "gc.status.ish-without-ihc", ["common.test.ask-laboratory", "gc.test.ihc-after-ish"]),
         "48676-1 Negative": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
+        "72383-3 tissue immunoassay": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG immune stain Present": ("indeterminate", "gc.status.ihc-score-not-reported", ["common.test.ask-laboratory"]),
         "IG ERBB2 CNV on PLAS": ("indeterminate", "gc.status.her2-result-on-file", ["gc.test.her2-test"]),
         "IG ERBB2 CNV without specimen": ("indeterminate", "gc.status.ish-without-ihc",
@@ -322,7 +326,7 @@ def test_the_status_summary_names_the_result_without_value_and_the_call(client):
     assert cards[0]["summary"] == ("HER2 indeterminate (gastric/GEJ): IHC 2+ in 40% of tumour cells, biopsy specimen; "
                                    "HER2 ISH 2024-03-01 (laboratory: positive)")
     cards = run(client, "crc", b.ihc(P, "1+"), FISH_NO_CALL())
-    assert cards[0]["summary"].endswith("; HER2 ISH 2024-03-01 without a value")
+    assert cards[0]["summary"].endswith("; HER2 ISH 2024-03-01 (ratio without a usable unit)")  # what it lacks (item 11)
 
 
 @pytest.mark.parametrize("tumour", sorted(TUMOURS))
@@ -353,7 +357,7 @@ def test_no_call_is_ever_positive(client, tumour):
     ("crc", lambda: [INTERPRETATION(NEG), b.ish(P, 1.5, date="2024-05-01")], "indeterminate", {"crc.lab-request.call-without-score"},
      False),
     # an NGS result without specimen is replaced by a later plasma NGS
-    ("crc", lambda: [b.gr_variant(P, "ERBB2", True, date="2024-01-01", specimen="sample 7", extra=(ERBB2_CNV,), oid="x"),
+    ("crc", lambda: [b.gr_variant(P, "ERBB2", True, date="2024-01-01", specimen="sample 7", extra=(ERBB2_GAIN,), oid="x"),
                      b.erbb2_cn(P, False, date="2024-05-01"), b.ihc(P, "0")], "negative", set(), True),
 ])
 def test_a_later_scored_result_of_the_kind_replaces_one_without_value(client, tumour, results, status, lab, replaced):
@@ -405,8 +409,11 @@ def test_unscored_facts_for_the_rules(knowledge):
     assert facts["kinds"] == ["ish", "interpretation", "ngs"]
     assert facts["ish"] == ["positive", "not given"] and facts["ihc"] == [] and facts["ngs"] == ["negative"]
     assert facts["calls"] == ["positive"]  # given calls on tissue results, once each
-    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (no HER2/CEP17 ratio)"  # no record id (decision 6.10)
-    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (no specimen type (tissue or plasma))"
+    # no record id (decision 6.10); the laboratory's call named with the result (review of 6.11, item 9)
+    assert facts["names"][0] == "HER2 ISH of 2024-03-02 (the laboratory's call: positive; no HER2/CEP17 ratio)"
+    assert facts["names"][1] == "HER2 ISH of 2024-03-01 (no HER2/CEP17 ratio)"
+    assert facts["names"][3] == "ERBB2 NGS of 2024-03-01 (the laboratory's call: negative; no specimen type (tissue or plasma))"
+    assert facts["called"] == {"positive": ["HER2 ISH 2024-03-02", "HER2 interpretation 2024-03-01"]}
     view = patient_facts(Facts(unscored=items[2:3]), "gastric", knowledge.rules.classes_of)
     assert (view["ihc_on_file"], view["ish_on_file"], view["her2_on_file"]) == (True, True, True)
     view = patient_facts(Facts(unscored=items[:1]), "gastric", knowledge.rules.classes_of)
@@ -493,7 +500,9 @@ def test_several_results_to_ask_for_make_one_card(client):
 
 def test_not_used_results_are_listed_and_the_summary_says_so(client):
     cards = run(client, "gastric", *SHAPES["42914-2 serum"][0]())
-    assert cards[0]["summary"].startswith("HER2 not tested by IHC, ISH or NGS (gastric/GEJ): 1 HER2 result(s) on file not used")
+    # never "not tested" with a HER2 result on file; each not-used result named by kind and date (review of 6.11, item 3)
+    assert cards[0]["summary"] == ("No tumour HER2 test usable for the criteria (gastric/GEJ); on file, not used: "
+                                   "serum HER2 2024-03-01")
     assert "**On file, not used**" in cards[0]["detail"]
 
 
@@ -531,7 +540,8 @@ def test_published_shape_fixture_cards(client, name):
 
 def test_unknown_lacks_in_a_lab_request_rule_is_a_load_problem(knowledge):
     raw = copy.deepcopy(knowledge.raw)
-    raw["testing"]["laboratory"][0]["lacks"] = ["scroe"]
+    [rule] = [r for r in raw["testing"]["laboratory"] if r["id"] == "crc.lab-request.ihc-score"]
+    rule["lacks"] = ["scroe"]
     assert RuleBook(raw).problems == ["testing: crc.lab-request.ihc-score names unknown lacks scroe"]
 
 
@@ -583,9 +593,9 @@ def test_erbb2_present_with_a_diploid_copy_number_asks_the_laboratory(client, co
 
     cards = call(client, fixture_with(copies))[1]["cards"]
     assert status_ext(cards)["status"] != "positive"
-    assert lab_requests(cards) == {"common.lab-request.ngs-contradicted"}
+    assert lab_requests(cards) == {"crc.lab-request.ngs-amplification"}
     [ask] = created(cards, "CommunicationRequest")
-    assert "whether ERBB2 is amplified" in ask["payload"][0]["contentString"]
+    assert "is an amplification" in ask["payload"][0]["contentString"]
     assert suggested_by(cards) == ["common.test.ask-laboratory", "crc.test.tissue-test"]  # as for an NGS without value
     assert "is not usable as reported" in cards[0]["detail"] and "no plasma (ctDNA) ERBB2 result" not in cards[0]["detail"]
 
@@ -594,24 +604,27 @@ def test_erbb2_present_with_a_diploid_copy_number_asks_the_laboratory(client, co
 
 # phrase -> the kinds on file that forbid it (any of them)
 ANY = {"ihc", "ish", "ngs_tissue", "ngs_plasma", "qpcr", "apcn", "ngs"}
+# any HER2 result on file, used or not ("not_used": serum, germline, tissue immunoassay ...): issue #16
+ON_FILE = ANY | {"not_used"}
 FORBIDDEN = {
-    r"not tested\b(?! by IHC, ISH or NGS)": ANY,
-    r"\bno result\b": ANY,
-    r"no HER2 result": ANY,
-    r"^- none on file$": ANY,
+    r"not tested\b(?! by IHC, ISH or NGS)": ON_FILE,
+    r"\bno result\b": ON_FILE,
+    r"no HER2 result": ON_FILE,
+    r"^- none on file$": ON_FILE,
     r"no HER2 IHC result|no IHC result|No HER2 IHC or ISH|No tissue HER2 IHC or ISH": {"ihc"},
     r"no ISH result|No HER2 IHC or ISH|No tissue HER2 IHC or ISH": {"ish"},
     r"No tissue HER2 result": {"ihc", "ish", "ngs_tissue", "qpcr"},
     r"no plasma \(ctDNA\) ERBB2 result": {"ngs_plasma", "ngs"},
 }
-COVERS = {"ihc": {"ihc"}, "ish": {"ish"}, "interpretation": {"ihc", "ish"}, "report": {"ihc", "ish"}, "ngs": {"ngs"}}
+COVERS = {"ihc": {"ihc"}, "ish": {"ish"}, "interpretation": {"ihc", "ish"}, "report": {"ihc", "ish"}, "immunoassay": {"ihc"},
+          "ngs": {"ngs"}}
 
 
 def kinds_on_file(reader: FactReader, req: dict) -> set[str]:
     """What is on file, from the fact layer (tested on its own in test_input_shapes.py)."""
     facts = reader.read(parse_resources(req["prefetch"].values()))
     kinds = {k for k, v in facts.results.items() if v and k != "ctdna_fraction"}
-    return kinds | {k for u in facts.unscored for k in COVERS[u.kind]}
+    return kinds | {k for u in facts.unscored for k in COVERS[u.kind]} | ({"not_used"} if facts.not_used else set())
 
 
 def assert_nothing_on_file_is_called_missing(cards, on_file: set[str], where: str):

@@ -159,6 +159,7 @@ def test_replicas_cache_the_overlay_for_the_ttl(tmp_path, registry, knowledge):
     assert reader.current().trials["NCT05253651"]["overallStatus"] == "COMPLETED"
 
 
+@pytest.mark.slow  # a loopback registry that times out / a refused connection with retries
 def test_registry_timeout_leaves_the_previous_overlay(tmp_path, knowledge):
     good = Registry({})
     settings = settings_for(tmp_path, good.url)
@@ -176,6 +177,7 @@ def test_registry_timeout_leaves_the_previous_overlay(tmp_path, knowledge):
     assert len(store.dump()["trial_overlay"]) == 1
 
 
+@pytest.mark.slow  # a loopback registry that times out / a refused connection with retries
 def test_cli_reports_a_network_error_and_keeps_the_overlay(tmp_path, knowledge, monkeypatch, capsys):
     good = Registry({})
     settings = settings_for(tmp_path, good.url)

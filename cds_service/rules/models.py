@@ -316,7 +316,7 @@ class SettlingRule(Rule):
     reason: str
 
 
-UnscoredKind = Literal["ihc", "ish", "interpretation", "report", "ngs"]
+UnscoredKind = Literal["ihc", "ish", "interpretation", "report", "immunoassay", "ngs"]
 
 
 class LabRequestRule(Rule):

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..facts import Facts, UnscoredResult
+    from ..facts import Facts, NotUsedResult, UnscoredResult
 
 
 RESULT_KINDS = ("ihc", "ish", "ngs_tissue", "qpcr", "ngs_plasma", "apcn", "ctdna_fraction")
@@ -36,6 +36,7 @@ VOCABULARY: dict[str, str] = {
     "ihc_on_file": "an IHC result is on file, scored or not (the laboratory's interpretation or a HER2 report counts)",
     "ish_on_file": "an ISH result is on file, with a ratio, copies only or unscored (an interpretation or report counts)",
     "lab_requests": "what the laboratory is asked for: the lab-request rules that hold for the unscored results",
+    "not_used_names": "the HER2-related results on file that are no criterion, each by kind and date (e.g. 'serum HER2 2024-03-01')",
     "not_used_reasons": "why HER2-related results on file are no criterion (codes.yaml not_used_reasons), e.g. erbb2-sequence-variant",
     "observations_available": "the HER2 results could be read from the EHR",
     "metastatic": "metastatic or unresectable disease is recorded (false: a tumour without it)",
@@ -68,7 +69,10 @@ NAMESPACES: dict[str, str] = {
     "trial": "the trial being matched: line, given_in_source, note",
     "unscored": "HER2 results on file without a usable score, ratio, specimen or value that no later scored result "
                 "replaces: kinds (ihc, ish, interpretation, report, ngs); per kind (unscored.ihc ...) the laboratory's "
-                "calls of those results ('not given' when none); calls (the calls given on tissue results); names",
+                "calls of those results ('not given' when none); calls (the calls given on tissue results); names; "
+                "called.<call> (the tissue results with that call, by kind and date); newer (the IHC, interpretation or "
+                "report results dated after the most recent scored IHC/ISH, by kind and date) and newer_calls (their "
+                "calls); latest_scored (that most recent scored IHC/ISH result, with its date)",
     "therapy": "the therapy being named: title, regimen ...",
     "params": "the warning rule's own lists (warnings.yaml `params`), for its text",
 }
@@ -92,13 +96,16 @@ LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 # result of each kind is the one used, clinical-rules section 4). The laboratory's interpretation and a
 # HER2 report rest on the IHC (the primary test, clinical decision 6.2): a later IHC replaces them.
 REPLACED_BY: dict[str, tuple[str, ...]] = {"ihc": ("ihc",), "ish": ("ish",), "interpretation": ("ihc",), "report": ("ihc",),
-                                           "ngs": ("ngs_tissue", "ngs_plasma", "qpcr")}
-UNSCORED_TISSUE = ("ihc", "ish", "interpretation", "report")
+                                           "immunoassay": ("ihc",), "ngs": ("ngs_tissue", "ngs_plasma", "qpcr")}
+UNSCORED_TISSUE = ("ihc", "ish", "interpretation", "report", "immunoassay")
 # Unscored results that count as an IHC / ISH on file (an interpretation or report may rest on either).
-ON_FILE_AS = {"ihc": ("ihc", "interpretation", "report"), "ish": ("ish", "interpretation", "report")}
+# A tissue immunoassay with the laboratory's call may have been an IHC coded otherwise (the laboratory is asked).
+ON_FILE_AS = {"ihc": ("ihc", "interpretation", "report", "immunoassay"), "ish": ("ish", "interpretation", "report")}
 NO_CALL = "not given"
+# Unscored results that would replace the most recent scored IHC/ISH if they had a score (6.7, 6.11).
+NEWER_KINDS = ("ihc", "interpretation", "report", "immunoassay")
 UNSCORED_LABEL = {"ihc": "HER2 IHC", "ish": "HER2 ISH", "interpretation": "HER2 interpretation", "report": "HER2 report",
-                  "ngs": "ERBB2 NGS"}
+                  "immunoassay": "HER2 tissue immunoassay", "ngs": "ERBB2 NGS"}
 
 
 def known(name: str) -> bool:
@@ -133,15 +140,52 @@ def open_unscored(facts: Facts) -> list[UnscoredResult]:
 
 def unscored_name(u: UnscoredResult) -> str:
     """An unscored result in words: kind, date and what it lacks (never its record id)."""
-    return f"{UNSCORED_LABEL[u.kind]} of {date_text(u.when)} ({u.lacks_text})"
+    call = f"the laboratory's call: {u.interpretation}; " if u.interpretation else ""
+    return f"{UNSCORED_LABEL[u.kind]} of {date_text(u.when)} ({call}{u.lacks_text})"
 
 
 def unscored_facts(items: list[UnscoredResult]) -> dict[str, Any]:
     """The `unscored.*` facts of the open unscored results."""
     per_kind = {kind: [u.interpretation or NO_CALL for u in items if u.kind == kind] for kind in REPLACED_BY}
     calls = [u.interpretation for u in items if u.kind in UNSCORED_TISSUE and u.interpretation]
+    called = {call: [short_name(u) for u in items if u.kind in UNSCORED_TISSUE and u.interpretation == call]
+              for call in dict.fromkeys(calls)}
     return {"kinds": list(dict.fromkeys(u.kind for u in items)), **per_kind, "calls": list(dict.fromkeys(calls)),
-            "names": [unscored_name(u) for u in items]}
+            "names": [unscored_name(u) for u in items], "called": called}
+
+
+# A not-used result in a few words (codes.yaml not_used_reasons keys); an unmapped code by the laboratory's name.
+NOT_USED_LABEL = {"serum": "serum HER2", "tissue-immunoassay": "HER2 tissue immunoassay", "cep17-alone": "chromosome 17 count",
+                  "germline": "germline ERBB2", "erbb2-sequence-variant": "ERBB2 sequence variant",
+                  "erbb2-copy-number-loss": "ERBB2 copy-number loss"}
+# The status in words for a patient whose only HER2 results are no criterion (never "not tested", 6.11).
+NOT_TESTED_WITH_RESULTS = "no tumour HER2 test usable for the criteria (IHC, ISH, tumour or ctDNA NGS)"
+
+
+def not_used_name(n: NotUsedResult) -> str:
+    return f"{NOT_USED_LABEL.get(n.reason, n.test)} {date_text(n.when)}"
+
+
+def short_name(u: UnscoredResult) -> str:
+    return f"{UNSCORED_LABEL[u.kind]} {date_text(u.when)}"
+
+
+def scored_name(kind: str, r: Any) -> str:
+    value = f"IHC {r.values['score']}" if kind == "ihc" else (
+        f"ISH ratio {r.values['ratio']:g}" if "ratio" in r.values else "ISH")
+    return f"{value} {date_text(r.when)}"
+
+
+def newer_facts(facts: Facts, items: list[UnscoredResult]) -> dict[str, Any]:
+    """The open unscored IHC-like results reported after the most recent scored IHC/ISH (on which the
+    status then rests, though it is older), in words, with their calls and that scored result."""
+    scored = [(kind, r) for kind in ("ihc", "ish") for r in facts.results.get(kind) or []]
+    if not scored:
+        return {"newer": [], "newer_calls": [], "latest_scored": None}
+    kind, latest = max(scored, key=lambda kr: _recency(kr[1].when))
+    newer = [u for u in items if u.kind in NEWER_KINDS and _recency(u.when) > _recency(latest.when)]
+    return {"newer": [short_name(u) for u in newer], "newer_calls": [u.interpretation or NO_CALL for u in newer],
+            "latest_scored": scored_name(kind, latest)}
 
 
 def _value(facts: Facts, kind: str, key: str) -> Any:
@@ -173,6 +217,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "unusable_results": facts.unusable_results,
         "her2_on_file": facts.her2_on_file,
         "not_used_reasons": sorted({n.reason for n in facts.not_used}),
+        "not_used_names": [not_used_name(n) for n in facts.not_used],
         "observations_available": facts.observations_available,
         "metastatic": facts.metastatic,
         "line": facts.line,
@@ -183,7 +228,8 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "plasma_variant_genes": sorted({v.gene for v in facts.variants if v.present and v.origin == "plasma"}),
     }
     view["tissue_results"] = tissue_results(view)
-    view["unscored"] = unscored_facts(open_unscored(facts))
+    still_open = open_unscored(facts)
+    view["unscored"] = {**unscored_facts(still_open), **newer_facts(facts, still_open)}
     view["ihc_on_file"] = ihc is not None or any(u.kind in ON_FILE_AS["ihc"] for u in facts.unscored)
     view["ish_on_file"] = facts.latest("ish") is not None or any(u.kind in ON_FILE_AS["ish"] for u in facts.unscored)
     return view
