@@ -303,7 +303,8 @@ def _trials(a: Assessment, ev: Evaluation, book: RuleBook) -> None:
         if outcome.result != MET:
             continue
         fired = local.fired(notes)
-        a.trials.append(TrialMatch(trial, outcome.arm, [local.text(n["text"]) for n in fired], registry, [n["id"] for n in fired]))
+        arm = local.text(outcome.arm)  # an arm's label may name facts (clinical decision 6.28)
+        a.trials.append(TrialMatch(trial, arm, [local.text(n["text"]) for n in fired], registry, [n["id"] for n in fired]))
     if a.trials or a.trials_closed or a.trials_not_offered:
         excluded = a.trial_rules
         a.trial_rules = [offer["id"]] + [m.trial["id"] for m in a.trials] + [t["id"] for t, _ in a.trials_closed]

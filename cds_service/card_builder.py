@@ -64,8 +64,9 @@ def describe(kind: str, r: Result) -> str:
     if kind in ("ngs_tissue", "ngs_plasma", "qpcr"):
         label = {"ngs_tissue": "Tissue NGS", "ngs_plasma": "Plasma (ctDNA) NGS", "qpcr": "Tissue qPCR"}[kind]
         amp = {True: "ERBB2 amplified", False: "no ERBB2 amplification", None: "ERBB2 copy number"}[v.get("amplified")]
-        cn = f", copy number {v['copy_number']:g}" if "copy_number" in v else ""
-        return f"{label}: {amp}{cn}"
+        if "copy_number" in v:  # "ERBB2 copy number 12", never "ERBB2 copy number, copy number 12"
+            amp += f"{' ' if v.get('amplified') is None else ', copy number '}{v['copy_number']:g}"
+        return f"{label}: {amp}"
     if kind == "apcn":
         return f"Adjusted plasma copy number (ApCN) {v['value']:g}"
     if kind == "ctdna_fraction":

@@ -106,8 +106,9 @@ def order_warnings(
     for a in assessments:
         assert a.evaluation is not None
         for use in orders.medications:
-            ev = a.evaluation.child(order_facts(knowledge, matcher, facts, use, orders))
-            for rule in ev.fired(book.of("warnings", "warnings")):  # the evaluation keeps each rule to its scope
+            order_ev = a.evaluation.child(order_facts(knowledge, matcher, facts, use, orders))
+            for rule in order_ev.fired(book.of("warnings", "warnings")):  # the evaluation keeps each rule to its scope
+                ev = order_ev.child({"params": rule.get("params") or {}})  # the rule's own lists, for its text
                 rules = ev.produced_by(rule)
                 # One card per warning and drug set (or, grouped, one for all the orders forming it).
                 key = (rule["code"], rule["indicator"]) if rule["group"] == "all-orders" else (rule["code"], use.drugs, rule["indicator"])

@@ -13,10 +13,9 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parent.parent
 M = [
- ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [trastuzumab, pertuzumab, lapatinib, tucatinib, pyrotinib, neratinib]}", "{intersects: [trastuzumab]}"),
- ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [lapatinib, trastuzumab emtansine]}", "{intersects: [trastuzumab emtansine]}"),
- ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{intersects: [lapatinib, trastuzumab emtansine]}", "{intersects: [lapatinib]}"),
- ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "{intersects: [lapatinib, tucatinib, trastuzumab emtansine]}", "{intersects: [tucatinib]}"),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "agents: [trastuzumab, pertuzumab, lapatinib, tucatinib, pyrotinib, neratinib]", "agents: [trastuzumab]"),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "pertuzumab_partners: [lapatinib, trastuzumab emtansine]", "pertuzumab_partners: [trastuzumab emtansine]"),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "pertuzumab_partners: [lapatinib, trastuzumab emtansine]", "pertuzumab_partners: [lapatinib]"),
  ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "basis: {not_contains: tissue}", "basis: {not_contains: plasma}"),
  ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "settling_test: true", "settling_test: false"),
  ("cards/warnings.yaml", "crc.warning.tdxd-her2-low", "when: {status: {eq: positive}, ish_ratio", "when: {status: {ne: positive}, ish_ratio"),
@@ -37,8 +36,27 @@ M = [
  ("cards/evidence-notes.yaml", "gc.note.plasma-reassess-after-trastuzumab", ", history_drugs: {contains: trastuzumab}", ""),
  ("cards/testing.yaml", "crc.test.reflex-ish", "suggestion: reflex-ish-crc", "suggestion: reflex-ish"),
  ("cards/testing.yaml", "crc.test.ihc-after-ish", "suggestion: ihc-after-ish-crc", "suggestion: ihc-after-ish"),
- ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-tissue-ngs", "figures for patients without concurrent oncogenic alterations (not assessed here)", "with no concurrent oncogenic alteration"),
+ ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-tissue-ngs", "and no concurrent oncogenic alterations vs all others (alterations not assessed here)", "with no concurrent oncogenic alteration"),
  ("cards/therapies.yaml", "crc.therapy-gap.plasma-only", "the only ctDNA-selected cohort in the source is TRIUMPH's", "its evidence is from tissue-positive patients"),
+ # the re-review of 2026-11-26 (decisions 6.25-6.30)
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "          all: {in_use.her2-directed: {contains: tucatinib}}\n", ""),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "          all: {in_use.her2-directed: {contains: trastuzumab emtansine}}\n", ""),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", "        - ordered.her2-directed: {intersects: [trastuzumab, lapatinib]}\n", "        - ordered.her2-directed: {empty: false}\n"),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", '        when: {in_use.her2-directed: {contains: pertuzumab}, all: {in_use.her2-directed: {contains: trastuzumab emtansine}}}\n', ""),
+ ("cards/warnings.yaml", "crc.warning.plasma-only-regimen", '"MOUNTAINEER (tucatinib + trastuzumab) enrolled RAS wild-type', '"HERACLES (trastuzumab + lapatinib) enrolled RAS wild-type'),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "      status: {eq: positive}\n", ""),
+ ("cards/warnings.yaml", "crc.warning.her2-agent-without-partner", "{params.trastuzumab_partners}", "pertuzumab, lapatinib, tucatinib"),
+ ("cds_service/orders.py", None, 'ev = order_ev.child({"params": rule.get("params") or {}})', "ev = order_ev"),
+ ("cds_service/rules/book.py", None, 'return params.get(node["param"])', "return node"),
+ ("cards/statements.yaml", "common.headline.discordant", "        - rule: crc.contradiction.ihc3-ish-negative\n", ""),
+ ("cards/statements.yaml", "common.headline.discordant", "        - rule: gc.contradiction.ihc-low-ish-amplified\n", ""),
+ ("cards/statements.yaml", "common.headline.discordant", '      - text: " (IHC 3+, ISH not amplified)"', '      - text: ""'),
+ ("cards/statements.yaml", "gc.contradiction.ihc-low-ish-amplified", "rule: gc.definition.ish-positive-low-ihc", "rule: gc.definition.her2-low"),
+ ("cards/evidence-notes.yaml", "gc.note.ish-positive-low-ihc", 'despite FISH positivity."', 'despite FISH positivity: IHC 0/1+ with ISH ≥ 2 is not HER2-positive for trastuzumab."'),
+ ("cards/trials.yaml", "crc.trial.nct05350917", "ref: her2_positive_or_mutated", "ref: expressing_or_amplified"),
+ ("cds_service/assessment.py", None, "arm = local.text(outcome.arm)", "arm = outcome.arm"),
+ ("cards/copy-number-cutoffs.yaml", "crc.cutoff.triumph-plasma-apcn", " and no concurrent oncogenic alterations vs all others", ""),
+ ("cds_service/card_builder.py", None, "{' ' if v.get('amplified') is None else ', copy number '}", "{', copy number '}"),
  ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = rule["code"], []'),
  ("cds_service/orders.py", None, 'due.warning, due.safety = rule["code"], safety', 'due.warning, due.safety = None, safety'),
  ("cds_service/card_builder.py", None, "        lines += self.safety_lines(due.safety)\n", ""),
@@ -48,7 +66,7 @@ M = [
  ("cds_service/rules/vocabulary.py", None, '"history_available": facts.history_available,', '"history_available": True,'),
 ]
 TESTS = ["tests/test_rules_colorectal.py", "tests/test_rules_gastric.py", "tests/test_order_hooks.py", "tests/test_fixtures.py",
-         "tests/test_rules_unscored.py", "tests/test_rules_engine.py"]
+         "tests/test_rules_unscored.py", "tests/test_rules_engine.py", "tests/test_rules_book.py"]
 def mutate(text: str, block: str | None, old: str, new: str) -> str:
     """`old` -> `new` once, inside the rule `block` (from its `- id:` to the next rule) or the whole file."""
     if block is None:

@@ -76,7 +76,7 @@ def test_her2_drug_without_positive_offers_the_settling_test(client):
     resources = [b.patient(P), b.crc(P), b.ihc(P, "2+", 50)]
     cards = run(client, "order-sign", resources, [b.draft_order(P, "trastuzumab", "224905", mid="t")])
     w = of_code(cards, "her2-drug-without-positive")
-    assert codes(cards) == ["trastuzumab-single-agent-crc", "her2-drug-without-positive"]
+    assert codes(cards) == ["her2-drug-without-positive"]  # decision 6.26: one warning, not the single-agent one too
     assert delete_targets(w) == ["MedicationRequest/t"]
     creates = [a["resource"] for s in w["suggestions"] for a in s["actions"] if a["type"] == "create"]
     assert [r["code"]["coding"][0]["code"] for r in creates] == ["49683-6"]
@@ -287,7 +287,7 @@ def test_sandbox_call_without_an_order(client):
         ("crc-her2-low-tdxd-sign", ["tdxd-her2-low-crc"]),
         ("crc-ras-mutant-dual-blockade-sign", ["ras-mutant-dual-blockade"]),
         ("gastric-no-her2-test-oxaliplatin-sign", []),
-        ("crc-no-her2-test-trastuzumab-sign", ["trastuzumab-single-agent-crc", "her2-drug-without-positive"]),
+        ("crc-no-her2-test-trastuzumab-sign", ["her2-drug-without-positive"]),  # decision 6.26
         ("gastric-after-trastuzumab-pertuzumab-select", ["failed-agent-gastric"]),
         # issue #15: each warning and its twin that stays silent
         ("crc-ihc1-ish-amplified-tdxd-sign", ["tdxd-her2-low-crc"]),
@@ -701,6 +701,41 @@ def test_s1_lone_her2_antibody_or_tki_in_crc(client, orders, history, warned):
         assert sorted(t for w in got for t in delete_targets(w)) == sorted(f"MedicationRequest/{o['id']}" for o in orders)
 
 
+@pytest.mark.parametrize("results, status_positive", [
+    # N2 (decision 6.26): the single-agent evidence is about HER2-amplified mCRC (CRC review §1): the rule is for a
+    # HER2-positive status; otherwise the without-positive warning alone speaks (one card suggesting removal)
+    ([b.ihc(P, "3+", 80)], True),
+    ([b.ihc(P, "2+", 60), b.ish(P, 2.5)], True),
+    ([b.erbb2_cn(P, True, 20), *RAS_WT], True),  # plasma-only positive: a lone TKI forms no regimen (6.25)
+    ([], False),
+    ([b.ihc(P, "0")], False),
+    ([b.ihc(P, "1+")], False),
+    ([b.ihc(P, "2+", 60)], False),
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.5)], False),
+])
+@pytest.mark.parametrize("order", [
+    b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, "lapatinib", "480167", mid="t"), b.draft_order(P, "Tukysa", mid="t"),
+])
+def test_n2_lone_her2_agent_one_warning_by_status(client, results, status_positive, order):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *results, FOLFOX], [order])
+    expected = ["trastuzumab-single-agent-crc"] if status_positive else ["her2-drug-without-positive"]
+    assert codes(cards) == expected
+    assert any(LONE in rules(w) for w in warnings(cards)) is status_positive
+
+
+def test_n3_single_agent_card_names_every_partner_the_rule_accepts(client):
+    # N3 (decision 6.30): the partners of decision 6.12, pyrotinib and neratinib included (CRC review §4:
+    # "TKIs including lapatinib, pyrotinib, neratinib, and tucatinib"), rendered from the rule's own lists
+    w = of_code(run(client, "order-sign", crc_positive(history=(FOLFOX,)), [b.draft_order(P, "Herceptin", mid="t")]),
+                "trastuzumab-single-agent-crc")
+    assert "trastuzumab with one of: pertuzumab, lapatinib, tucatinib, pyrotinib, neratinib;" in w["detail"]
+    assert "pertuzumab with one of: lapatinib, trastuzumab emtansine)" in w["detail"]
+    for partner in ("pyrotinib", "neratinib"):  # each named partner silences the warning (twin)
+        cards = run(client, "order-sign", crc_positive(history=(FOLFOX,)),
+                    [b.draft_order(P, "Herceptin", mid="t"), b.draft_order(P, partner, mid="p")])
+        assert "trastuzumab-single-agent-crc" not in codes(cards)
+
+
 def test_s1_lone_tki_in_gastric_cancer_is_not_this_warning(client):
     cards = run(client, "order-sign", [b.patient(P), b.gastric(P), b.ihc(P, "3+")], [b.draft_order(P, "Tukysa", mid="tu")])
     assert "trastuzumab-single-agent-crc" not in codes(cards)
@@ -777,6 +812,49 @@ def test_s3_plasma_only_crc_regimens_outside_the_ctdna_evidence_are_warned(clien
 ])
 def test_s3_twins_ctdna_regimen_or_tissue_positive_stay_silent(client, resources, orders):
     assert warnings(run(client, "order-sign", [b.patient(P), b.crc(P), *resources], orders)) == []
+
+
+@pytest.mark.parametrize("orders, history, trial, population", [
+    # N1 (decision 6.25): each regimen cites its own trial's population (CRC review §4)
+    ([b.draft_order(P, "lapatinib", "480167", mid="l"), b.draft_order(P, "Herceptin", mid="t")], (), "HERACLES (trastuzumab + lapatinib)",
+     "KRAS exon 2 wild-type and HER2-amplified mCRC"),
+    ([b.draft_order(P, "Tukysa", mid="tu")], (b.medication(P, "trastuzumab", "224905", status="active"),),
+     "MOUNTAINEER (tucatinib + trastuzumab)", "RAS wild-type and HER2-amplified mCRC"),
+    ([b.draft_order(P, "Herceptin", mid="t")], (b.medication(P, "tucatinib", status="active"),), "MOUNTAINEER (tucatinib + trastuzumab)",
+     "RAS wild-type and HER2-amplified mCRC"),
+    ([b.draft_order(P, "Kadcyla", mid="k"), b.draft_order(P, "Perjeta", mid="p")], (), "HERACLES-B (pertuzumab + T-DM1)",
+     "RAS/BRAF wild-type and HER2-amplified mCRC refractory to standard treatments"),
+])
+def test_n1_plasma_only_regimen_cites_its_own_trial(client, orders, history, trial, population):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *PLASMA_ONLY, *history], orders)
+    [w] = [w for w in warnings(cards) if REGIMEN in rules(w)]
+    assert trial in w["detail"] and population in w["detail"]
+    others = {"HERACLES (trastuzumab + lapatinib)", "MOUNTAINEER (tucatinib + trastuzumab)", "HERACLES-B (pertuzumab + T-DM1)"} - {trial}
+    assert not any(o in w["detail"] for o in others)
+
+
+@pytest.mark.parametrize("orders, history, codes_expected", [
+    # N1 (decision 6.25): a lone lapatinib, tucatinib or T-DM1 forms no regimen: not this warning
+    # (a lone TKI is the single-agent warning, decision 6.12; T-DM1 alone: the source is silent)
+    ([b.draft_order(P, "lapatinib", "480167", mid="l")], (), ["trastuzumab-single-agent-crc"]),
+    ([b.draft_order(P, "Tukysa", mid="tu")], (), ["trastuzumab-single-agent-crc"]),
+    ([b.draft_order(P, "Kadcyla", mid="k")], (), []),
+    ([b.draft_order(P, "Tukysa", mid="tu")], (b.medication(P, "trastuzumab", "224905", status="completed"),),
+     ["trastuzumab-single-agent-crc"]),
+    ([b.draft_order(P, "Kadcyla", mid="k")], (b.medication(P, "pertuzumab", "1298944", status="completed"),), []),
+    # pertuzumab ordered beside an active trastuzumab + lapatinib forms TRIUMPH's regimen, not HERACLES's
+    ([b.draft_order(P, "Perjeta", mid="p")], (b.medication(P, "trastuzumab", "224905", status="active"),
+                                              b.medication(P, "lapatinib", "480167", status="active")), []),
+    # twins: the partner active or ordered forms the regimen
+    ([b.draft_order(P, "Kadcyla", mid="k")], (b.medication(P, "pertuzumab", "1298944", status="active"),),
+     ["her2-regimen-outside-evidence"]),
+    ([b.draft_order(P, "lapatinib", "480167", mid="l")], (b.medication(P, "trastuzumab", "224905", status="active"),),
+     ["her2-regimen-outside-evidence"]),
+])
+def test_n1_plasma_only_regimen_warned_only_when_the_order_forms_it(client, orders, history, codes_expected):
+    cards = run(client, "order-sign", [b.patient(P), b.crc(P), *PLASMA_ONLY, *history], orders)
+    assert codes(cards) == codes_expected
+    assert any(REGIMEN in rules(w) for w in warnings(cards)) is ("her2-regimen-outside-evidence" in codes_expected)
 
 
 def test_s3_status_card_names_the_ctdna_cohort_not_a_tissue_selection(client):

@@ -444,3 +444,15 @@ def test_safety_statements_by_drug_and_tumour_scope(knowledge):
     assert book.safety_for(["pembrolizumab"], "colorectal") == []  # KEYNOTE-811 is a gastric trial
     assert [s["id"] for s in book.safety_for(["trastuzumab deruxtecan"], "colorectal")] == ["common.safety.tdxd-ild"]
     assert book.safety_for(["trastuzumab"], "gastric") == []
+
+
+def test_a_warning_param_is_one_declaration_and_an_unknown_one_is_a_load_problem():
+    # decision 6.30: `{param: <name>}` in a condition is the rule's own list; a misspelt name stops the service
+    from cds_service.rules.book import resolve_params
+
+    problems: list[str] = []
+    rule = {"id": "crc.warning.x", "params": {"agents": ["a", "b"]},
+            "when": {"ordered.her2-directed": {"intersects": {"param": "agents"}}, "not": {"x": {"in": {"param": "agentz"}}}}}
+    resolved = resolve_params(rule, problems)
+    assert resolved["when"]["ordered.her2-directed"] == {"intersects": ["a", "b"]}
+    assert problems == ["crc.warning.x: unknown param agentz"]

@@ -704,12 +704,16 @@ def test_6_6_trial_population_her2_positive_or_mutated(client, results, offered)
     ([b.ihc(P, "0"), b.erbb2_cn(P, True, 20, date="2022-01-01"), b.erbb2_cn(P, False, date="2024-06-01")], True, "negative"),
 ])
 def test_6_7_discordance_over_time_is_in_the_headline(client, results, discordant, status):
-    cards = run(client, *results)
+    _assert_discordant(run(client, *results), "common.contradiction.discordant-over-time", discordant, status, ", discordant")
+
+
+def _assert_discordant(cards, contradiction, discordant, status, headline):
+    """The status unchanged; the contradiction stated and named in the headline exactly when `discordant`."""
     ids = status_rules(cards)
     assert status_ext(cards)["status"] == status
-    assert ("common.contradiction.discordant-over-time" in ids) is discordant
+    assert (contradiction in ids) is discordant
     assert ("common.headline.discordant" in ids) is discordant
-    assert (", discordant" in cards[0]["summary"]) is discordant
+    assert (headline in cards[0]["summary"]) is discordant
 
 
 def test_6_7_discordant_detail_names_both_results_with_dates(client):
@@ -938,14 +942,66 @@ def test_m9_triumph_tissue_for_ihc_0_or_1_alone_is_not_met(client, results, triu
     assert outcome(run(client, *results), "TRIUMPH-tissue") == triumph
 
 
-@pytest.mark.parametrize("value, cut, group, figures", [
-    # M4: CRC Table 2: TRIUMPH tissue NGS CN >= 68.7, PFS 6.2 vs 2.2 months (HR 0.28)
-    (68.69, "< 68.7", "lower", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
-    (68.7, "≥ 68.7", "higher", "6.2 months at or above vs 2.2 months below the cut-off (HR 0.28)"),
+@pytest.mark.parametrize("value, cut, group", [
+    # M4, N5 (decision 6.29): CRC §5: "median in those with versus those without favorable factors, tissue-based,
+    # 6.2 versus 2.2 months HR = 0.28": the favourable group is CN above the cut-off AND no concurrent alteration
+    (68.69, "< 68.7", "lower"),
+    (68.7, "≥ 68.7", "higher"),
 ])
-def test_m4_copy_number_line_states_both_groups_and_the_unassessed_condition(client, value, cut, group, figures):
+def test_m4_n5_copy_number_line_states_the_groups_as_the_seed_does(client, value, cut, group):
     cards = run(client, b.ihc(P, "3+", 60), b.erbb2_cn(P, True, value, origin="tissue"))
     [line] = [x for x in cards[0]["detail"].splitlines() if "tissue HER2 copy number by NGS" in x]
-    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS {figures}" in line
-    assert "without concurrent oncogenic alterations (not assessed here)" in line
-    assert "with no concurrent oncogenic alteration)" not in line
+    assert f"{value:g} {cut} (TRIUMPH: {group} group; median PFS 6.2 vs 2.2 months (HR 0.28) for patients with copy number " \
+           "above the cut-off and no concurrent oncogenic alterations vs all others (alterations not assessed here)" in line
+    assert "at or above vs 2.2 months below" not in line
+
+
+@pytest.mark.parametrize("apcn, cut, group", [
+    # N5: CRC §5 "ctDNA-based: 5.6 versus 1.6 months, HR = 0.14" (Table 2: ApCN >= 16.7)
+    (16.69, "< 16.7", "lower"),
+    (16.7, "≥ 16.7", "higher"),
+])
+def test_n5_plasma_apcn_line_states_the_groups_as_the_seed_does(client, apcn, cut, group):
+    cards = run(client, *_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)), b.apcn(P, apcn))
+    [line] = [x for x in cards[0]["detail"].splitlines() if "(TRIUMPH:" in x and "ApCN" in x]
+    assert f"{apcn:g} {cut} (TRIUMPH: {group} group; median PFS 5.6 vs 1.6 months (HR 0.14) for patients with ApCN above " \
+           "the cut-off and no concurrent oncogenic alterations vs all others (alterations not assessed here)" in line
+
+
+@pytest.mark.parametrize("results, discordant, status", [
+    # P2 (decision 6.27): IHC 3+ with ISH below 2.0 (TRIUMPH Table 1: "IHC3+ or FISH-positive (HER2/CEP17 ratio ≥ 2.0)")
+    # is named in the headline; the status is unchanged (the IHC result meets the criteria listed as met)
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 1.2)], True, "positive"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 1.99)], True, "positive"),
+    ([b.ihc(P, "3+"), b.ish(P, 1.2)], True, "positive"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy"), b.ish(P, 2.0)], False, "positive"),  # twin: amplified
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy")], False, "positive"),  # twin: no ISH
+    ([b.ihc(P, "2+", 60), b.ish(P, 1.2)], False, "low"),  # twin: IHC 2+ settled by ISH
+])
+def test_p2_ihc3_with_ish_not_amplified_is_discordant_in_the_headline(client, results, discordant, status):
+    _assert_discordant(run(client, *results), "crc.contradiction.ihc3-ish-negative", discordant, status,
+                       "HER2-positive (colorectal), discordant (IHC 3+, ISH not amplified):")
+
+
+@pytest.mark.parametrize("results, met_by", [
+    # N4 (decision 6.28): NCT05350917's population is the title's "HER2-positive or Mutated" (Table 3): the line
+    # names HER2-positive with its criteria, never "not given in the source ... any HER2-expressing tumour"
+    ([b.ihc(P, "1+"), b.ish(P, 2.3)], "HER2-positive (TRIUMPH tissue)"),
+    ([b.ihc(P, "3+", 60, specimen="Colon biopsy")], "HER2-positive (HERACLES, TRIUMPH tissue, harmonized 10% criterion)"),
+    (_plasma(b.variant(P, "KRAS", present=False), b.variant(P, "NRAS", present=False)), "HER2-positive (TRIUMPH blood)"),
+])
+def test_n4_nct05350917_line_names_its_title_population(client, results, met_by):
+    [card] = by_topic(run(client, *results, history=[b.medication(P, "FOLFOX")]), "her2-trials")
+    [line] = [x for x in card["detail"].split("\n") if "**NCT05350917**" in x]
+    assert f"HER2 criterion: HER2-positive or mutated (the title; Table 3 gives no HER2 column) — met by {met_by}." in line
+    assert "not given in the source" not in line and "any HER2-expressing" not in line
+
+
+@pytest.mark.parametrize("result, shown", [
+    # N5: a result line names the copy number once
+    (lambda: b.local_value(P, "erbb2-cn-qpcr", 12, origin="tissue"), "- Tissue qPCR: ERBB2 copy number 12 — "),
+    (lambda: b.erbb2_cn(P, True, 70, origin="tissue"), "- Tissue NGS: ERBB2 amplified, copy number 70 — "),  # twin: a call and a value
+])
+def test_n5_result_line_names_the_copy_number_once(client, result, shown):
+    detail = run(client, b.ihc(P, "3+", 90, specimen="Colon biopsy"), result())[0]["detail"]
+    assert shown in detail and "copy number, copy number" not in detail

@@ -43,9 +43,10 @@ def test_toga_scoring(client, score, ratio, status, toga):
 def test_ihc_1plus_ish_positive_states_toga_as_the_seed_does(client):
     cards = run(client, b.ihc(P, "1+"), b.ish(P, 3.0))
     # decision 6.10: the OS gain was in high expressers "compared with" IHC 0/1+ FISH-positive patients
-    assert "4.2-month median OS gain with trastuzumab was in high HER2 expressers" in cards[0]["detail"]
-    assert "compared with IHC 0 or 1+ tumours despite FISH positivity" in cards[0]["detail"]
-    assert "no survival benefit" not in cards[0]["detail"]
+    assert "4.2-month median OS gain with trastuzumab was in patients with high HER2 expression" in cards[0]["detail"]
+    # P1 (decision 6.27): the seed's own words, and no "not HER2-positive for trastuzumab" beyond the seed
+    assert "compared with those with a low expression of HER2 protein and an IHC of 0 or 1+ despite FISH positivity" in cards[0]["detail"]
+    assert "no survival benefit" not in cards[0]["detail"] and "is not HER2-positive for trastuzumab" not in cards[0]["detail"]
     assert "9.5% for IHC 1+" in cards[0]["detail"]
     assert regimens(cards) == []
 
@@ -407,3 +408,27 @@ def test_m5_headline_names_a_result_that_predates_trastuzumab(client, results, h
     cards = run(client, *results, history=history)
     assert ("the only tissue result predates trastuzumab" in cards[0]["summary"]) is headline
     assert ("gc.headline.result-predates-trastuzumab" in status_rules(cards)) is headline
+
+
+@pytest.mark.parametrize("results, contradiction, headline", [
+    # P1, P2 (decisions 4.2, 6.27): an IHC/ISH contradiction is stated on the status card and named in the headline;
+    # gastric review, ToGA: "IHC 2+ and ... FISH amplified HER2/CEP17 ≥ 2 or IHC 3+" vs "IHC of 0 or 1+ despite FISH positivity"
+    ([b.ihc(P, "1+"), b.ish(P, 3.0)], "gc.contradiction.ihc-low-ish-amplified",
+     "HER2-low (gastric/GEJ), discordant (IHC 1+, ISH amplified)"),
+    ([b.ihc(P, "0"), b.ish(P, 2.0)], "gc.contradiction.ihc-low-ish-amplified",
+     "HER2-negative (gastric/GEJ), discordant (IHC 0, ISH amplified)"),
+    ([b.ihc(P, "3+"), b.ish(P, 1.99)], "gc.contradiction.ihc3-ish-negative",
+     "HER2-positive (gastric/GEJ), discordant (IHC 3+, ISH not amplified)"),
+    # twins: concordant or not contradicting
+    ([b.ihc(P, "1+"), b.ish(P, 1.99)], None, "HER2-low (gastric/GEJ): "),
+    ([b.ihc(P, "2+"), b.ish(P, 2.0)], None, "HER2-positive (gastric/GEJ): "),
+    ([b.ihc(P, "3+"), b.ish(P, 2.0)], None, "HER2-positive (gastric/GEJ): "),
+    ([b.ihc(P, "1+")], None, "HER2-low (gastric/GEJ): "),
+])
+def test_p1_p2_ihc_ish_contradiction_on_the_status_card_and_in_the_headline(client, results, contradiction, headline):
+    cards = run(client, *results)
+    ids = status_rules(cards)
+    contradictions = {"gc.contradiction.ihc-low-ish-amplified", "gc.contradiction.ihc3-ish-negative"}
+    assert contradictions & set(ids) == ({contradiction} if contradiction else set())
+    assert ("common.headline.discordant" in ids) is bool(contradiction)
+    assert cards[0]["summary"].startswith(headline)

@@ -70,6 +70,25 @@ def resolve_thresholds(node: Any, values: Mapping[str, Any]) -> Any:
     return node
 
 
+def resolve_params(rule: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """Replace every `{param: <name>}` in a warning's condition by the list of its own `params` (one
+    declaration for the condition and the text, which names them as `{params.<name>}`)."""
+    params = rule.get("params") if isinstance(rule.get("params"), Mapping) else {}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, Mapping):
+            if set(node) == {"param"}:
+                if node["param"] not in params:
+                    problems.append(f"{rule['id']}: unknown param {node['param']}")
+                return params.get(node["param"])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return {k: (v if k == "params" else walk(v)) for k, v in rule.items()}
+
+
 def threshold_references(node: Any) -> set[str]:
     """The thresholds a rule uses."""
     if isinstance(node, dict):
@@ -88,6 +107,7 @@ def _templates(rule: Mapping[str, Any]) -> Iterator[Template]:
             yield from value  # a list of lines, each a template
         elif value is not None:
             yield value
+    yield from (arm["label"] for arm in rule.get("arms") or [] if isinstance(arm, Mapping) and arm.get("label"))
 
 
 class RuleBook:
@@ -109,7 +129,7 @@ class RuleBook:
                         self.threshold_users[ref].append(rule["id"])
                     else:
                         self.problems.append(f"{name}: {rule['id']} uses unknown threshold {ref}")
-            items = [resolve_thresholds(rule, thresholds) for rule in raw[name].get(key) or []]
+            items = [resolve_params(resolve_thresholds(rule, thresholds), self.problems) for rule in raw[name].get(key) or []]
             self.lists[(name, key)] = items
             for rule in items:
                 if rule["id"] in self.rules:

@@ -262,6 +262,8 @@ class WarningRule(Rule):
     title: Template
     group: Literal["per-order", "all-orders"] = "per-order"
     settling_test: bool = False
+    params: dict[str, list[str]] | None = Field(None, description="the rule's own lists: `{param: <name>}` in its "
+                                                "condition, `{params.<name>}` in its text (one declaration for both)")
     when: Condition | None = None
     unless: Condition | None = None
     detail: list[Template]

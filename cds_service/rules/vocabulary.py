@@ -74,6 +74,7 @@ NAMESPACES: dict[str, str] = {
                 "report results dated after the most recent scored IHC/ISH, by kind and date) and newer_calls (their "
                 "calls); latest_scored (that most recent scored IHC/ISH result, with its date)",
     "therapy": "the therapy being named: title, regimen ...",
+    "params": "the warning rule's own lists (warnings.yaml `params`), for its text",
 }
 # How a card names a fact that is not on file (a criterion or trial that cannot be applied says why).
 # Worded for the value, not the result: a result on file without its value is never called missing
