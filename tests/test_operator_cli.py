@@ -14,6 +14,8 @@ from cds_service.cli import main
 from tests import fhir_builders as b
 from tests.conftest import FIXTURES, free_port
 
+pytestmark = pytest.mark.slow  # operator CLI end to end: subprocesses, throwaway databases, ports
+
 
 def one_error_line(capsys) -> str:
     """The command's stderr must end with exactly one error line and hold no traceback."""

@@ -20,6 +20,8 @@ from cds_service.storage import Store
 from cds_service.trial_registry import OverlayReader, RefreshError, refresh
 from tests.conftest import by_topic, call, load_request
 
+pytestmark = pytest.mark.slow  # trial registry: loopback registry servers, overlay in the database
+
 
 def study(nct: str, status: str, updated: str = "2026-10-01") -> dict:
     """A v2 study record limited to the requested fields (documented response shape)."""
@@ -159,7 +161,6 @@ def test_replicas_cache_the_overlay_for_the_ttl(tmp_path, registry, knowledge):
     assert reader.current().trials["NCT05253651"]["overallStatus"] == "COMPLETED"
 
 
-@pytest.mark.slow  # a loopback registry that times out / a refused connection with retries
 def test_registry_timeout_leaves_the_previous_overlay(tmp_path, knowledge):
     good = Registry({})
     settings = settings_for(tmp_path, good.url)
@@ -177,7 +178,6 @@ def test_registry_timeout_leaves_the_previous_overlay(tmp_path, knowledge):
     assert len(store.dump()["trial_overlay"]) == 1
 
 
-@pytest.mark.slow  # a loopback registry that times out / a refused connection with retries
 def test_cli_reports_a_network_error_and_keeps_the_overlay(tmp_path, knowledge, monkeypatch, capsys):
     good = Registry({})
     settings = settings_for(tmp_path, good.url)
