@@ -131,15 +131,17 @@ def fallback_reasons(caplog) -> set[str]:
 
 
 def test_slow_server_answers_within_the_budget(server, caplog):
-    control(server, delayMs=5000)
+    # The budget (1 s) is the behaviour: the server holds each answer 20 s, so any answer well
+    # before that (here: within 10x the budget, a margin no loaded machine reaches) was cut by it.
+    control(server, delayMs=20000)
     request = json.loads((FIXTURES / "requests" / "crc-ihc3-positive.json").read_text())
     client = make_client(HER2CDS_FHIR_BUDGET_S="1")
     code, body, elapsed = _timed_call(client, without_prefetch(request, server))
-    assert code == 412 and elapsed < 1.8
+    assert code == 412 and elapsed < 10
     assert body["reason"] == "cannot assess: " + fhir_client.unavailable("conditions")
     assert fallback_reasons(caplog) == {"time budget of 1 s spent"}
     code, body, elapsed = _timed_call(client, without_prefetch(request, server, keep=("conditions",)))
-    assert code == 200 and elapsed < 1.8
+    assert code == 200 and elapsed < 10
     status = body["cards"][0]
     assert status["extension"]["her2cds"]["status"] == "indeterminate"
     assert fhir_client.unavailable("her2Observations") in status["detail"]
@@ -148,8 +150,9 @@ def test_slow_server_answers_within_the_budget(server, caplog):
 def test_stopped_server_fails_fast(server, caplog):
     request = json.loads((FIXTURES / "requests" / "crc-ihc3-positive.json").read_text())
     dead = without_prefetch(request, "http://127.0.0.1:9")
-    code, body, elapsed = _timed_call(make_client(), dead)
-    assert code == 412 and elapsed < 2.5
+    # a refused connection ends the fetch at once, not at the budget (60 s here: half of it is a wide margin)
+    code, body, elapsed = _timed_call(make_client(HER2CDS_FHIR_BUDGET_S="60"), dead)
+    assert code == 412 and elapsed < 30
     assert body["reason"] == "cannot assess: " + fhir_client.unavailable("conditions")
     assert fallback_reasons(caplog) == {"connection failed (ConnectionRefusedError)"}
 
