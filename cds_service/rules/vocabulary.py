@@ -30,6 +30,7 @@ VOCABULARY: dict[str, str] = {
     "tissue_cn_qpcr": "most recent tissue ERBB2 copy number by qPCR",
     "apcn": "most recent adjusted plasma copy number (ApCN)",
     "ctdna_fraction": "most recent ctDNA fraction, %",
+    "plasma_result": "that most recent plasma (ctDNA) NGS ERBB2 result in words, with its date (e.g. 'plasma ERBB2 amplified 2024-01-01')",
     "result_kinds": f"kinds of HER2 result on file: {', '.join(RESULT_KINDS)}",
     "unusable_results": "number of HER2/RAS results on file that could not be used",
     "her2_on_file": "a HER2 result is on file, scored or not (such a patient is never reported as untested)",
@@ -176,6 +177,14 @@ def scored_name(kind: str, r: Any) -> str:
     return f"{value} {date_text(r.when)}"
 
 
+def plasma_name(facts: Facts) -> str | None:
+    """The most recent plasma ERBB2 result in words, with its date (what a plasma-based status rests on)."""
+    r = facts.latest("ngs_plasma")
+    if r is None or r.values.get("amplified") is None:
+        return None
+    return f"plasma ERBB2 {'amplified' if r.values['amplified'] else 'not amplified'} {date_text(r.when)}"
+
+
 def newer_facts(facts: Facts, items: list[UnscoredResult]) -> dict[str, Any]:
     """The open unscored IHC-like results reported after the most recent scored IHC/ISH (on which the
     status then rests, though it is older), in words, with their calls and that scored result."""
@@ -213,6 +222,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "tissue_cn_qpcr": _value(facts, "qpcr", "copy_number"),
         "apcn": _value(facts, "apcn", "value"),
         "ctdna_fraction": _value(facts, "ctdna_fraction", "percent"),
+        "plasma_result": plasma_name(facts),
         "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
         "unusable_results": facts.unusable_results,
         "her2_on_file": facts.her2_on_file,

@@ -1,0 +1,107 @@
+"""The oncologist/pathologist review of main (W1, W2, S2): each finding a table with its silent twin.
+
+Expected values are the sources': ISH HER2/CEP17 ratio >= 2.0 amplified (TRIUMPH Table 1), IHC 0/1+
+low expression (ToGA: "IHC of 0 or 1+ despite FISH positivity"); assertions on rule ids and codes.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests import fhir_builders as b
+from tests.conftest import FIXTURES
+from tests.rule_ids import rules, status_rules
+from tests.test_review_16_fixes import NEG, interpretation
+from tests.test_rules_unscored import P, run
+
+GOLDEN = FIXTURES.parent / "tests" / "golden"  # the goldens hold cards (summary, detail) of every fixture
+
+
+@pytest.mark.parametrize("tumour, results, headline", [
+    # W2, decision 6.27: IHC 0 or 1+ with ISH >= 2.0 is headlined "discordant (IHC <score>, ISH amplified)" in both tumours
+    ("crc", [b.ihc(P, "0"), b.ish(P, 2.0)], "discordant (IHC 0, ISH amplified)"),
+    ("crc", [b.ihc(P, "1+"), b.ish(P, 2.0)], "discordant (IHC 1+, ISH amplified)"),
+    ("gastric", [b.ihc(P, "0"), b.ish(P, 2.0)], "discordant (IHC 0, ISH amplified)"),
+    ("gastric", [b.ihc(P, "1+"), b.ish(P, 3.0)], "discordant (IHC 1+, ISH amplified)"),
+    # twins: ratio below 2.0, or IHC 2+ (concordant with an amplified ISH)
+    ("crc", [b.ihc(P, "0"), b.ish(P, 1.99)], None),
+    ("crc", [b.ihc(P, "1+"), b.ish(P, 1.99)], None),
+    ("crc", [b.ihc(P, "2+", 60), b.ish(P, 2.0)], None),
+])
+def test_w2_ihc_low_ish_amplified_is_headlined_in_both_tumours(client, tumour, results, headline):
+    cards = run(client, tumour, *results)
+    ids = status_rules(cards)
+    low = {"crc": "crc.contradiction.ihc-low-ish-amplified", "gastric": "gc.contradiction.ihc-low-ish-amplified"}[tumour]
+    assert (low in ids) is bool(headline)
+    assert ("common.headline.discordant" in ids) is bool(headline)
+    assert (headline in cards[0]["summary"]) if headline else ("discordant" not in cards[0]["summary"])
+
+
+PLASMA_AMPLIFIED = [b.erbb2_cn(P, True, 8, date="2024-01-01"), b.variant(P, "KRAS", present=False, date="2024-01-01"),
+                    b.variant(P, "NRAS", present=False, date="2024-01-01")]
+
+
+@pytest.mark.parametrize("results, names", [
+    # W1: the status rests on plasma; the newer tissue call is negative: the plasma result is named with its date
+    (PLASMA_AMPLIFIED + [interpretation("2024-06-06", NEG)], "plasma ERBB2 amplified 2024-01-01"),
+    # the status rests on tissue: the scored tissue result is named
+    ([b.ihc(P, "3+", 80, date="2022-02-01"), interpretation("2024-06-06", NEG)], "IHC 3+ 2022-02-01"),
+])
+def test_w1_the_result_that_sets_the_status_is_named(client, results, names):
+    cards = run(client, "crc", *results)
+    assert "common.contradiction.lab-call-negative-criteria-met" in status_rules(cards)
+    assert f"discordant, {names} vs laboratory negative" in cards[0]["summary"]
+    assert f"while {names} meets" in cards[0]["detail"]
+    therapy = [c for c in cards if "common.therapy-note.newer-result-disagrees" in rules(c)]
+    assert therapy and all(f"against {names}." in c["detail"] for c in therapy)
+    assert not any("None" in c["summary"] + c.get("detail", "") for c in cards)
+
+
+def _texts(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("summary", "detail", "label", "title", "description") and isinstance(value, str):
+                yield value
+            else:
+                yield from _texts(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _texts(item)
+
+
+def test_w1_no_card_of_any_fixture_or_golden_says_none(client):
+    from tests.conftest import call, load_request
+    names = sorted(p.stem for p in (FIXTURES / "requests").glob("*.json"))
+    assert names
+    for name in names:
+        code, body = call(client, load_request(name))
+        assert not any("None" in t for t in _texts(body)), name
+    for golden in GOLDEN.glob("*.json"):
+        assert not any("None" in t for t in _texts(json.loads(golden.read_text()))), golden.name
+
+
+GASTRIC_ORDERS = [b.draft_order(P, "trastuzumab", mid="d2"), b.draft_order(P, "cisplatin", mid="d4")]
+CRC_PT = [b.draft_order(P, "pertuzumab", mid="d1"), b.draft_order(P, "trastuzumab", mid="d2")]
+CRC_TDXD = [b.draft_order(P, "trastuzumab deruxtecan", mid="d3")]
+IHC3 = b.ihc(P, "3+", 80, date="2022-02-01")
+
+
+@pytest.mark.parametrize("tumour, results, orders, warned", [
+    # S2: a newer negative laboratory call behind an older positive: the HER2 order is warned of
+    ("crc", [IHC3, interpretation("2024-06-06", NEG)], CRC_PT, True),
+    ("crc", [IHC3, interpretation("2024-06-06", NEG)], CRC_TDXD, True),
+    ("gastric", [b.ihc(P, "3+", date="2022-02-01"), interpretation("2024-06-06", NEG)], GASTRIC_ORDERS, True),
+    ("crc", PLASMA_AMPLIFIED + [interpretation("2024-06-06", NEG)], CRC_PT, True),
+    # twins: no newer disagreeing call (or the call predates the scored result, which replaces it)
+    ("crc", [IHC3], CRC_PT, False),
+    ("gastric", [b.ihc(P, "3+", date="2022-02-01")], GASTRIC_ORDERS, False),
+    ("crc", [interpretation("2021-06-06", NEG), IHC3], CRC_PT, False),
+])
+def test_s2_order_after_a_newer_disagreeing_call_is_warned(client, tumour, results, orders, warned):
+    cards = run(client, tumour, *results, hook="order-sign", orders=orders)
+    hits = [c for c in cards if "common.warning.her2-drug-newer-result-disagrees" in rules(c)]
+    assert bool(hits) is warned
+    if warned:
+        assert hits[0]["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"
+        assert "2024-06-06" in hits[0]["detail"] and "None" not in hits[0]["detail"]
