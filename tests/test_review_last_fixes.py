@@ -10,10 +10,10 @@ import json
 import pytest
 
 from tests import fhir_builders as b
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, status_ext
 from tests.rule_ids import rules, status_rules
-from tests.test_review_16_fixes import NEG, interpretation
-from tests.test_rules_unscored import P, run
+from tests.test_review_16_fixes import NEG, POS, interpretation
+from tests.test_rules_unscored import P, lab_requests, run
 
 GOLDEN = FIXTURES.parent / "tests" / "golden"  # the goldens hold cards (summary, detail) of every fixture
 
@@ -105,3 +105,27 @@ def test_s2_order_after_a_newer_disagreeing_call_is_warned(client, tumour, resul
     if warned:
         assert hits[0]["extension"]["her2cds"]["warning"] == "her2-drug-without-positive"
         assert "2024-06-06" in hits[0]["detail"] and "None" not in hits[0]["detail"]
+
+
+@pytest.mark.parametrize("tumour, results, status, discordant", [
+    # S1 (decisions 6.7, 6.11, 6.32): a positive call newer than IHC 0 is no firm negative, in both tumours
+    ("gastric", [b.ihc(P, "0", date="2023-01-01"), interpretation("2024-02-01", POS)], "indeterminate", True),
+    ("crc", [b.ihc(P, "0", date="2023-01-01"), interpretation("2024-02-01", POS)], "indeterminate", True),
+    ("gastric", [b.ihc(P, "1+", date="2023-01-01"), interpretation("2024-02-01", POS)], "indeterminate", True),
+    # twins: the call predates the IHC (replaced by it), or the newer call agrees with a positive status
+    ("gastric", [interpretation("2022-02-01", POS), b.ihc(P, "0", date="2023-01-01")], "negative", False),
+    ("gastric", [b.ihc(P, "3+", date="2023-01-01"), interpretation("2024-02-01", POS)], "positive", False),
+    ("gastric", [b.ihc(P, "0", date="2023-01-01")], "negative", False),
+])
+def test_s1_a_newer_positive_call_behind_ihc_low_is_discordant_and_asked(client, tumour, results, status, discordant):
+    cards = run(client, tumour, *results)
+    ids = status_rules(cards)
+    assert status_ext(cards)["status"] == status
+    assert ("common.contradiction.newer-call-positive" in ids) is discordant
+    assert ("common.headline.discordant" in ids) is discordant
+    assert "gc.contradiction.lab-call-positive-toga-not-met" not in ids
+    if discordant:
+        assert "2023-01-01 vs laboratory positive HER2 interpretation 2024-02-01" in cards[0]["summary"]
+        assert lab_requests(cards) & {"gc.lab-request.newer-call", "crc.lab-request.ratio-behind-positive-call"}
+    if tumour == "gastric":
+        assert ("gc.lab-request.newer-call" in lab_requests(cards)) is discordant
