@@ -129,3 +129,38 @@ def test_s1_a_newer_positive_call_behind_ihc_low_is_discordant_and_asked(client,
         assert lab_requests(cards) & {"gc.lab-request.newer-call", "crc.lab-request.ratio-behind-positive-call"}
     if tumour == "gastric":
         assert ("gc.lab-request.newer-call" in lab_requests(cards)) is discordant
+
+
+@pytest.mark.parametrize("tumour, results, headline", [
+    # S3 (decisions 6.7, 7.1, 6.33): a newer indeterminate IHC behind IHC 3+ names both, with their dates
+    ("crc", [IHC3, b.ihc(P, "indeterminate", date="2024-06-06")], True),
+    ("gastric", [b.ihc(P, "3+", date="2022-02-01"), b.ihc(P, "indeterminate", date="2024-06-06")], True),
+    # an indeterminate IHC alone: the action card, no discordance
+    ("crc", [b.ihc(P, "indeterminate", date="2024-06-06")], False),
+    ("gastric", [b.ihc(P, "indeterminate", date="2024-06-06")], False),
+])
+def test_s3_an_indeterminate_ihc_is_named_and_acted_on(client, tumour, results, headline):
+    cards = run(client, tumour, *results)
+    ids = status_rules(cards)
+    scope = {"crc": "crc", "gastric": "gc"}[tumour]
+    assert status_ext(cards)["status"] == "indeterminate"
+    assert ("common.headline.newer-ihc-indeterminate" in ids) is headline
+    assert ("common.contradiction.newer-ihc-indeterminate" in ids) is headline
+    assert ("common.headline.discordant" in ids) is headline
+    if headline:
+        assert "IHC 3+ 2022-02-01 vs newer IHC indeterminate 2024-06-06" in cards[0]["summary"]
+    assert any(f"{scope}.test.ihc-indeterminate" in rules(c) for c in cards)
+    if tumour == "gastric":  # decision 6.18: ToGA cannot be applied to an IHC the laboratory could not score
+        assert "ToGA" in status_ext(cards)["criteriaUnknown"]
+        assert "ToGA" not in status_ext(cards).get("criteriaNotMet", [])
+
+
+@pytest.mark.parametrize("tumour, results", [
+    # twins: a scored most recent IHC gets no indeterminate card or headline
+    ("crc", [b.ihc(P, "indeterminate", date="2022-02-01"), b.ihc(P, "3+", 80, date="2024-06-06")]),
+    ("gastric", [b.ihc(P, "0", date="2024-06-06")]),
+])
+def test_s3_twin_a_scored_latest_ihc_is_silent(client, tumour, results):
+    cards = run(client, tumour, *results)
+    assert not any(".test.ihc-indeterminate" in r for c in cards for r in rules(c))
+    assert "common.headline.newer-ihc-indeterminate" not in status_rules(cards)

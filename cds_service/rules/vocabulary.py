@@ -20,6 +20,8 @@ VOCABULARY: dict[str, str] = {
     "ihc_score": "most recent HER2 IHC score: 0, 1+, 2+, 3+ or indeterminate",
     "ihc_percent_cells": "% of tumour cells stained in that IHC",
     "ihc_specimen": "specimen of that IHC: biopsy | surgical",
+    "ihc_date": "date of that IHC",
+    "ihc_last_scored": "the most recent IHC with a score 0, 1+, 2+ or 3+ when a later IHC has none (indeterminate), in words with its date",
     "ish_ratio": "most recent ISH HER2/CEP17 ratio",
     "ish_copies_per_cell": "HER2 copies per cell in that ISH",
     "ish_percent_cells_amplified": "% of cells amplified in that ISH",
@@ -177,6 +179,15 @@ def scored_name(kind: str, r: Any) -> str:
     return f"{value} {date_text(r.when)}"
 
 
+def last_scored_ihc(facts: Facts) -> str | None:
+    """The most recent IHC with a 0-3+ score, in words with its date, when a later IHC has no score."""
+    ihcs = sorted(facts.results.get("ihc") or [], key=lambda r: r.sort_key())
+    scored = [r for r in ihcs if r.values.get("score") not in (None, "indeterminate")]
+    if not ihcs or not scored or scored[-1] is ihcs[-1]:
+        return None
+    return scored_name("ihc", scored[-1])
+
+
 def plasma_name(facts: Facts) -> str | None:
     """The most recent plasma ERBB2 result in words, with its date (what a plasma-based status rests on)."""
     r = facts.latest("ngs_plasma")
@@ -212,6 +223,8 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "ihc_score": ihc.values["score"] if ihc else None,
         "ihc_percent_cells": ihc.values.get("percent_cells") if ihc else None,
         "ihc_specimen": ihc.specimen if ihc else None,
+        "ihc_date": date_text(ihc.when) if ihc else None,
+        "ihc_last_scored": last_scored_ihc(facts),
         "ish_ratio": _value(facts, "ish", "ratio"),
         "ish_copies_per_cell": _value(facts, "ish", "copies_per_cell"),
         "ish_percent_cells_amplified": _value(facts, "ish", "percent_cells_amplified"),
