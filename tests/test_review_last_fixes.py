@@ -164,3 +164,37 @@ def test_s3_twin_a_scored_latest_ihc_is_silent(client, tumour, results):
     cards = run(client, tumour, *results)
     assert not any(".test.ihc-indeterminate" in r for c in cards for r in rules(c))
     assert "common.headline.newer-ihc-indeterminate" not in status_rules(cards)
+
+
+SO_GAIN, SO_CNV = ("SO:0001742", "copy_number_gain"), ("SO:0001019", "copy_number_variation")
+
+
+def _erbb2_cn(change, copy_number, origin):
+    o = b.erbb2_cn(P, True, copy_number, origin=origin, date="2024-04-01")
+    if change:
+        o["component"][1]["valueCodeableConcept"] = b.cc(b.SO, *change)
+    else:
+        del o["component"][1]
+    return o
+
+
+@pytest.mark.parametrize("change, copy_number, origin, amplified", [
+    # S4 (decision 7.4): tissue "Present" without a gain code is no amplification whatever the copy number
+    (SO_CNV, 2.5, "tissue", False),
+    (SO_CNV, 3, "tissue", False),
+    (SO_CNV, 8, "tissue", False),
+    (None, 6, "tissue", False),
+    # twins: a tissue gain code is amplification; plasma keeps "any copy number above 2"
+    (SO_GAIN, None, "tissue", True),
+    (SO_GAIN, 3, "tissue", True),
+    (SO_CNV, 2.5, "plasma", True),
+    (None, 6, "plasma", True),
+])
+def test_s4_tissue_copy_number_variant_needs_a_gain_code(client, change, copy_number, origin, amplified):
+    cards = run(client, "crc", _erbb2_cn(change, copy_number, origin))
+    ext = status_ext(cards)
+    asked = "crc.lab-request.ngs-amplification" in lab_requests(cards)
+    assert asked is not amplified
+    if origin == "tissue":
+        assert ("Tissue NGS: ERBB2 amplified" in cards[0]["summary"]) is amplified
+    assert ext["status"] in ("indeterminate", "positive")
