@@ -198,3 +198,16 @@ def test_s4_tissue_copy_number_variant_needs_a_gain_code(client, change, copy_nu
     if origin == "tissue":
         assert ("Tissue NGS: ERBB2 amplified" in cards[0]["summary"]) is amplified
     assert ext["status"] in ("indeterminate", "positive")
+
+
+@pytest.mark.parametrize("results, on_file", [
+    # W3: a plasma ERBB2 result on file without a usable value is never called "not known to be from plasma"
+    ([_erbb2_cn(SO_CNV, 2, "plasma")], True),
+    ([b.ihc(P, "1+")], False),  # twin: no plasma result at all
+])
+def test_w3_triumph_blood_reason_does_not_deny_a_plasma_result_on_file(client, results, on_file):
+    cards = run(client, "crc", *results)
+    detail = cards[0]["detail"]
+    assert "known to be from plasma" not in detail
+    assert "TRIUMPH blood: cannot be applied — no usable ERBB2 amplification result from plasma (ctDNA)" in detail
+    assert ("crc.lab-request.ngs-amplification" in lab_requests(cards)) is on_file

@@ -89,8 +89,8 @@ MISSING_TEXT: dict[str, str] = {
     "ish_ratio": "no ISH ratio",
     "ish_copies_per_cell": "HER2 copies per cell not reported",
     "ish_percent_cells_amplified": "% of cells amplified not reported",
-    "plasma_erbb2_amplified": "no ERBB2 result known to be from plasma (ctDNA)",
-    "tissue_ngs_amplified": "no ERBB2 result known to be from tissue NGS",
+    "plasma_erbb2_amplified": "no usable ERBB2 amplification result from plasma (ctDNA)",
+    "tissue_ngs_amplified": "no usable ERBB2 amplification result from tissue NGS",
 }
 LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 
