@@ -85,6 +85,8 @@ LACKS = {
                                   "which contradicts amplification",
     "amplification-not-stated": "a copy-number variant reported present, with neither an amplification (gain) code nor a "
                                 "copy number above the normal (diploid) 2: not known to be an amplification",
+    "amplification-not-coded": "a tissue copy-number variant reported present without an amplification (gain) code: "
+                               "a tissue copy number alone is not read as amplification",
 }
 
 
@@ -658,16 +660,22 @@ class FactReader:
             if cn is not None:
                 values["copy_number"] = cn
             neutral = self.codes["neutral_copy_number"]["value"]
+            method_text = " ".join(concept_texts(obs.get("method"))).lower()
+            qpcr = any(w in method_text for w in self.codes["specimen"]["qpcr_words"])
+            lacks = None
             if present and (cn is None or cn <= neutral) and not (gain and cn is None):
                 # a gain at or below the diploid copy number contradicts itself; a copy-number variant
                 # (gain or loss) without a copy number above it is not known to be an amplification
                 lacks = "amplification-contradicted" if gain else "amplification-not-stated"
+            elif present and not gain and origin == "tissue" and not qpcr:
+                # decision 7.4: tissue NGS gives no threshold in the sources; only a gain code is amplification
+                lacks = "amplification-not-coded"
+            if lacks:
                 reported = "Present" + (f", copy number {cn:g}" if cn is not None else ", no copy number")
                 self._unscored(facts, UnscoredResult("ngs", oid, when, test, f"{self.loinc}|69548-6", lacks,
                                                      reported, None, spec.origin, spec.kind, ctx.grouped_in))
                 return
-            method_text = " ".join(concept_texts(obs.get("method"))).lower()
-            if any(w in method_text for w in self.codes["specimen"]["qpcr_words"]):
+            if qpcr:
                 kind, origin = "qpcr", origin or "tissue"
             elif origin == "plasma":
                 kind = "ngs_plasma"

@@ -64,9 +64,21 @@ M = [
  ("cds_service/assessment.py", None, "                elif offered:\n", "                elif True:\n"),
  ("cds_service/assessment.py", None, "                if not excluded[\"unassessable\"]:", "                if True:"),
  ("cds_service/rules/vocabulary.py", None, '"history_available": facts.history_available,', '"history_available": True,'),
+ # review of main (decisions 6.27, 6.31-6.33, 7.4)
+ ("cards/statements.yaml", "common.headline.discordant", "        - rule: crc.contradiction.ihc-low-ish-amplified\n", ""),
+ ("cards/statements.yaml", "crc.contradiction.ihc-low-ish-amplified", 'ihc_score: {in: ["0", "1+"]}', 'ihc_score: {eq: "0"}'),
+ ("cards/statements.yaml", "common.contradiction.lab-call-negative-criteria-met", '      - text: "{plasma_result}"\n        when: {basis: {not_contains: tissue}}\n', ""),
+ ("cards/warnings.yaml", "common.warning.her2-drug-newer-result-disagrees", "rule: common.contradiction.lab-call-negative-criteria-met", "rule: common.contradiction.newer-result-without-score"),
+ ("cards/gastric-criteria.yaml", "gc.status.newer-call-positive", "unscored.newer_calls: {contains: positive}", "unscored.newer_calls: {contains: negative}"),
+ ("cards/testing.yaml", "gc.lab-request.newer-call", "        - rule: common.contradiction.newer-call-positive\n", ""),
+ ("cards/gastric-criteria.yaml", "gc.criterion.toga", '          undecided: "the IHC could not be scored: ToGA is written on the IHC score"', ""),
+ ("cards/statements.yaml", "common.contradiction.newer-ihc-indeterminate", "ihc_score: {eq: indeterminate}", 'ihc_score: {eq: "0"}'),
+ ("cards/testing.yaml", "gc.test.ihc-indeterminate", "when: {ihc_score: {eq: indeterminate}}", 'when: {ihc_score: {eq: "0"}}'),
+ ("cds_service/facts.py", None, 'elif present and not gain and origin == "tissue" and not qpcr:', 'elif present and not gain and origin == "serum" and not qpcr:'),
 ]
 TESTS = ["tests/test_rules_colorectal.py", "tests/test_rules_gastric.py", "tests/test_order_hooks.py", "tests/test_fixtures.py",
-         "tests/test_rules_unscored.py", "tests/test_rules_engine.py", "tests/test_rules_book.py"]
+         "tests/test_rules_unscored.py", "tests/test_rules_engine.py", "tests/test_rules_book.py",
+         "tests/test_review_16_fixes.py", "tests/test_review_last_fixes.py"]
 def mutate(text: str, block: str | None, old: str, new: str) -> str:
     """`old` -> `new` once, inside the rule `block` (from its `- id:` to the next rule) or the whole file."""
     if block is None:

@@ -51,7 +51,9 @@ def trial_ids(cards: list[dict]) -> list[str]:
     ("crc", "PLAS", (GAIN,), True, None),                                      # twin: coded as a gain
     ("crc", "TUMOR", (CNV, copies(2)), False, "crc.lab-request.ngs-amplification"),
     ("crc", "TUMOR", (GAIN, copies(2)), False, "crc.lab-request.ngs-amplification"),  # a gain of 2 contradicts itself
-    ("crc", "TUMOR", (CNV, copies(8)), True, None),
+    # decision 7.4 (review of main, S4): in tissue only a gain code is amplification, whatever the copy number
+    ("crc", "TUMOR", (CNV, copies(8)), False, "crc.lab-request.ngs-amplification"),
+    ("crc", "TUMOR", (GAIN, copies(8)), True, None),                            # twin: coded as a gain
     ("gastric", "TUMOR", (CNV, copies(2)), False, "gc.lab-request.ngs-amplification"),
     ("gastric", "TUMOR", (CNV,), False, "gc.lab-request.ngs-amplification"),
     ("gastric", "TUMOR", (GAIN, copies(8)), True, None),

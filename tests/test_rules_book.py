@@ -41,7 +41,7 @@ def test_thresholds_and_criterion_sets_are_resolved(raw):
     assert triumph["arms"][3]["all"]["ish_ratio"] == {"ge": 2.0}
     users = book.threshold_users["common.threshold.ish-ratio-amplified"]
     assert {"crc.criterion.triumph-tissue", "crc.definition.her2-low", "gc.criterion.toga",
-            "crc.contradiction.ihc0-ish-amplified", "common.trial.nct03929666"} <= set(users)
+            "crc.contradiction.ihc-low-ish-amplified", "common.trial.nct03929666"} <= set(users)
     assert "criterion set expressing_or_amplified (trials)" in users
     inline = book.rules["crc.trial.nct05356897"]["arms"]
     assert [arm["label"] for arm in inline][:2] == ["IHC 3+", "IHC 2+ with ISH ratio > 2.2"]

@@ -290,10 +290,10 @@ def test_observation_of_another_patient_is_not_used(client):
 
 @pytest.mark.parametrize("score, ratio, status_rule_id, contradiction", [
     ("0", 1.99, "crc.status.negative", None),
-    ("0", 2.0, "crc.status.positive", "crc.contradiction.ihc0-ish-amplified"),
-    ("0", 2.01, "crc.status.positive", "crc.contradiction.ihc0-ish-amplified"),
+    ("0", 2.0, "crc.status.positive", "crc.contradiction.ihc-low-ish-amplified"),
+    ("0", 2.01, "crc.status.positive", "crc.contradiction.ihc-low-ish-amplified"),
     ("1+", 1.99, "crc.status.low", None),
-    ("1+", 2.0, "crc.status.positive", None),
+    ("1+", 2.0, "crc.status.positive", "crc.contradiction.ihc-low-ish-amplified"),
     ("2+", 1.99, "crc.status.low", None),
     ("2+", 2.0, "crc.status.positive", None),
     ("3+", 1.99, "crc.status.positive", "crc.contradiction.ihc3-ish-negative"),

@@ -20,6 +20,8 @@ VOCABULARY: dict[str, str] = {
     "ihc_score": "most recent HER2 IHC score: 0, 1+, 2+, 3+ or indeterminate",
     "ihc_percent_cells": "% of tumour cells stained in that IHC",
     "ihc_specimen": "specimen of that IHC: biopsy | surgical",
+    "ihc_date": "date of that IHC",
+    "ihc_last_scored": "the most recent IHC with a score 0, 1+, 2+ or 3+ when a later IHC has none (indeterminate), in words with its date",
     "ish_ratio": "most recent ISH HER2/CEP17 ratio",
     "ish_copies_per_cell": "HER2 copies per cell in that ISH",
     "ish_percent_cells_amplified": "% of cells amplified in that ISH",
@@ -30,6 +32,7 @@ VOCABULARY: dict[str, str] = {
     "tissue_cn_qpcr": "most recent tissue ERBB2 copy number by qPCR",
     "apcn": "most recent adjusted plasma copy number (ApCN)",
     "ctdna_fraction": "most recent ctDNA fraction, %",
+    "plasma_result": "that most recent plasma (ctDNA) NGS ERBB2 result in words, with its date (e.g. 'plasma ERBB2 amplified 2024-01-01')",
     "result_kinds": f"kinds of HER2 result on file: {', '.join(RESULT_KINDS)}",
     "unusable_results": "number of HER2/RAS results on file that could not be used",
     "her2_on_file": "a HER2 result is on file, scored or not (such a patient is never reported as untested)",
@@ -86,8 +89,8 @@ MISSING_TEXT: dict[str, str] = {
     "ish_ratio": "no ISH ratio",
     "ish_copies_per_cell": "HER2 copies per cell not reported",
     "ish_percent_cells_amplified": "% of cells amplified not reported",
-    "plasma_erbb2_amplified": "no ERBB2 result known to be from plasma (ctDNA)",
-    "tissue_ngs_amplified": "no ERBB2 result known to be from tissue NGS",
+    "plasma_erbb2_amplified": "no usable ERBB2 amplification result from plasma (ctDNA)",
+    "tissue_ngs_amplified": "no usable ERBB2 amplification result from tissue NGS",
 }
 LOCAL_NAMES = {"note"}  # {note}: the text of a caveat's evidence note
 
@@ -176,6 +179,23 @@ def scored_name(kind: str, r: Any) -> str:
     return f"{value} {date_text(r.when)}"
 
 
+def last_scored_ihc(facts: Facts) -> str | None:
+    """The most recent IHC with a 0-3+ score, in words with its date, when a later IHC has no score."""
+    ihcs = sorted(facts.results.get("ihc") or [], key=lambda r: r.sort_key())
+    scored = [r for r in ihcs if r.values.get("score") not in (None, "indeterminate")]
+    if not ihcs or not scored or scored[-1] is ihcs[-1]:
+        return None
+    return scored_name("ihc", scored[-1])
+
+
+def plasma_name(facts: Facts) -> str | None:
+    """The most recent plasma ERBB2 result in words, with its date (what a plasma-based status rests on)."""
+    r = facts.latest("ngs_plasma")
+    if r is None or r.values.get("amplified") is None:
+        return None
+    return f"plasma ERBB2 {'amplified' if r.values['amplified'] else 'not amplified'} {date_text(r.when)}"
+
+
 def newer_facts(facts: Facts, items: list[UnscoredResult]) -> dict[str, Any]:
     """The open unscored IHC-like results reported after the most recent scored IHC/ISH (on which the
     status then rests, though it is older), in words, with their calls and that scored result."""
@@ -203,6 +223,8 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "ihc_score": ihc.values["score"] if ihc else None,
         "ihc_percent_cells": ihc.values.get("percent_cells") if ihc else None,
         "ihc_specimen": ihc.specimen if ihc else None,
+        "ihc_date": date_text(ihc.when) if ihc else None,
+        "ihc_last_scored": last_scored_ihc(facts),
         "ish_ratio": _value(facts, "ish", "ratio"),
         "ish_copies_per_cell": _value(facts, "ish", "copies_per_cell"),
         "ish_percent_cells_amplified": _value(facts, "ish", "percent_cells_amplified"),
@@ -213,6 +235,7 @@ def patient_facts(facts: Facts, tumour: str, classes_of: Callable[[Iterable[str]
         "tissue_cn_qpcr": _value(facts, "qpcr", "copy_number"),
         "apcn": _value(facts, "apcn", "value"),
         "ctdna_fraction": _value(facts, "ctdna_fraction", "percent"),
+        "plasma_result": plasma_name(facts),
         "result_kinds": [kind for kind in RESULT_KINDS if facts.latest(kind)],
         "unusable_results": facts.unusable_results,
         "her2_on_file": facts.her2_on_file,
